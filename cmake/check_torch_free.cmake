@@ -1,0 +1,21 @@
+# Fails when a source file under DIRS (a ;-list) includes a LibTorch header (torch/, ATen/, c10/,
+# caffe2/). Run with: cmake -DDIRS="a;b" -P check_torch_free.cmake
+if(NOT DIRS)
+  message(FATAL_ERROR "check_torch_free: DIRS is empty")
+endif()
+set(_bad "")
+foreach(_dir IN LISTS DIRS)
+  file(GLOB_RECURSE _files "${_dir}/*.h" "${_dir}/*.hpp" "${_dir}/*.cpp" "${_dir}/*.cc")
+  foreach(_f IN LISTS _files)
+    file(STRINGS "${_f}" _lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](torch|ATen|c10|caffe2)/")
+    foreach(_l IN LISTS _lines)
+      string(STRIP "${_l}" _l)
+      list(APPEND _bad "${_f}: ${_l}")
+    endforeach()
+  endforeach()
+endforeach()
+if(_bad)
+  list(JOIN _bad "\n  " _msg)
+  message(FATAL_ERROR "These layers must not depend on LibTorch, but include its headers:\n  ${_msg}\n"
+                      "Move the code that needs tensors to model/ or above (see docs/architecture.md).")
+endif()

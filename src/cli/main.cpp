@@ -1,0 +1,42 @@
+// prefer's entry point: CLI11 subcommands, one file each. Errors from any layer arrive here as
+// prefer::Error and are printed once; nothing below cli/ exits the process.
+#include <iostream>
+
+#include "cli/command.h"
+#include "model/runtime.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace prefer::cli {
+
+void apply_global_options(const GlobalOptions& g) {
+  init_logging(g.log_level);
+  model::set_num_threads(g.threads);
+}
+
+}  // namespace prefer::cli
+
+int main(int argc, char** argv) {
+  using namespace prefer::cli;
+  CLI::App app{"prefer: align open-weight language models with human preferences (SFT, reward models,\n"
+               "DPO and its family, PPO), from Hugging Face model folders and JSONL preference data."};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
+  GlobalOptions g;
+  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--log_level", g.log_level, "trace, debug, info, warn, error or off");
+  add_demo_command(app, g);
+  add_inspect_command(app, g);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const prefer::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n(please report this with the command you ran)\n";
+    return 3;
+  }
+  return 0;
+}
