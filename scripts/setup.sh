@@ -49,3 +49,12 @@ done
 if ! command -v npm >/dev/null 2>&1; then
   echo "setup: note: npm not found; the reference checks against Hugging Face's JS libraries need Node.js 18+ with npm" >&2
 fi
+
+# Reference libraries for the e2e checks (tools/reference/package-lock.json pins them).
+if command -v npm >/dev/null 2>&1; then
+  ref="$(cd "$(dirname "$0")/.." && pwd)/tools/reference"
+  if [ ! -d "$ref/node_modules/@huggingface/tokenizers" ] || [ "$ref/package-lock.json" -nt "$ref/node_modules/.package-lock.json" ]; then
+    echo "setup: installing the npm reference packages in tools/reference"
+    (cd "$ref" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi

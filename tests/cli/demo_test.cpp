@@ -3,7 +3,7 @@
 
 namespace prefer {
 
-TEST(Demo, RunsOnTheBundledModels) {
+TEST(DemoE2E, RunsOnTheBundledModels) {
   auto r = test::run_prefer("demo --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("1 threads"), std::string::npos) << r.output;
@@ -12,7 +12,7 @@ TEST(Demo, RunsOnTheBundledModels) {
   EXPECT_NE(r.output.find("re-read bit-exact"), std::string::npos);
 }
 
-TEST(Demo, BadModelFolderFailsCleanly) {
+TEST(DemoE2E, BadModelFolderFailsCleanly) {
   test::TempDir tmp;
   auto r = test::run_prefer("demo --model " + (tmp / "missing").string());
   EXPECT_EQ(r.exit_code, 1);

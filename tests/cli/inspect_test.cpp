@@ -4,7 +4,7 @@
 
 namespace prefer {
 
-TEST(Inspect, JsonSummaryOfTheQwen2Fixture) {
+TEST(InspectE2E, JsonSummaryOfTheQwen2Fixture) {
   auto r = test::run_prefer("inspect --json --tensors --model " + test::fixture("models/qwen2-tiny").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Json s = Json::parse(r.output);
@@ -16,14 +16,14 @@ TEST(Inspect, JsonSummaryOfTheQwen2Fixture) {
   EXPECT_EQ(s["tokenizer_files"], Json({"tokenizer.json", "tokenizer_config.json"}));
 }
 
-TEST(Inspect, TextSummary) {
+TEST(InspectE2E, TextSummary) {
   auto r = test::run_prefer("inspect --model " + test::fixture("models/llama-tiny").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("4 query / 2 key-value heads x head_dim 16"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("30 tensors"), std::string::npos) << r.output;
 }
 
-TEST(Inspect, TruncatedWeightsAreReportedWithTheFile) {
+TEST(InspectE2E, TruncatedWeightsAreReportedWithTheFile) {
   test::TempDir tmp;
   std::filesystem::copy(test::fixture("models/llama-tiny"), tmp.path(), std::filesystem::copy_options::recursive);
   std::filesystem::resize_file(tmp / "model.safetensors", 5000);

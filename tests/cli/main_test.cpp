@@ -3,7 +3,7 @@
 
 namespace prefer {
 
-TEST(Cli, HelpListsTheSubcommands) {
+TEST(CliE2E, HelpListsTheSubcommands) {
   auto r = test::run_prefer("--help");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("demo"), std::string::npos) << r.output;
@@ -14,13 +14,13 @@ TEST(Cli, HelpListsTheSubcommands) {
   EXPECT_NE(sub.output.find("--model"), std::string::npos) << sub.output;
 }
 
-TEST(Cli, NoOrUnknownSubcommandFails) {
+TEST(CliE2E, NoOrUnknownSubcommandFails) {
   EXPECT_NE(test::run_prefer("").exit_code, 0);
   auto r = test::run_prefer("frobnicate");
   EXPECT_NE(r.exit_code, 0);
 }
 
-TEST(Cli, ErrorsArePrintedOnceWithFileAndExitNonZero) {
+TEST(CliE2E, ErrorsArePrintedOnceWithFileAndExitNonZero) {
   test::TempDir tmp;
   test::write_bytes(tmp / "config.json", "{\"architectures\": [\"LlamaForCausalLM\"]}");
   auto r = test::run_prefer("inspect --model " + tmp.path().string());
@@ -30,7 +30,7 @@ TEST(Cli, ErrorsArePrintedOnceWithFileAndExitNonZero) {
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
-TEST(Cli, BadGlobalOptionValues) {
+TEST(CliE2E, BadGlobalOptionValues) {
   EXPECT_NE(test::run_prefer("--threads -2 demo").exit_code, 0);
   auto r = test::run_prefer("--log_level loud inspect --model " + test::fixture("models/llama-tiny").string());
   EXPECT_EQ(r.exit_code, 1);
