@@ -1,9 +1,11 @@
 #include "util/json.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "util/atomic_file.h"
 #include "util/file.h"
+#include "util/strings.h"
 #include "util/utf8.h"
 
 namespace prefer {
@@ -168,7 +170,8 @@ std::vector<int64_t> opt_int_list(const Json& obj, std::string_view key, const E
   return out;
 }
 
-JsonlReader::JsonlReader(const std::filesystem::path& path) : map_(path) {}
+JsonlReader::JsonlReader(const std::filesystem::path& path, size_t max_line_bytes)
+    : map_(path), max_line_bytes_(max_line_bytes) {}
 
 bool JsonlReader::next(Record& out) {
   std::string_view all = map_.view();
@@ -180,6 +183,11 @@ bool JsonlReader::next(Record& out) {
     ++line_;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
     if (line_ == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // UTF-8 BOM
+    if (line.size() > max_line_bytes_) {
+      throw Error("line is " + format_bytes(static_cast<double>(line.size())) + ", over the limit of " +
+                      format_bytes(static_cast<double>(max_line_bytes_)),
+                  {.file = map_.path().string(), .line = line_, .hint = "one JSON object per line; is the file JSONL?"});
+    }
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     out.line = line_;
     out.value = parse_json(line, {.file = map_.path().string()}, line_);

@@ -56,18 +56,20 @@ double json_to_number(const Json& v, const ErrorContext& ctx);
 // A line that fails to parse throws with file and line. Memory-mapped: the file is never copied whole.
 class JsonlReader {
  public:
-  explicit JsonlReader(const std::filesystem::path& path);
+  // A line longer than `max_line_bytes` is an error (it is skipped, so reading can go on after it).
+  explicit JsonlReader(const std::filesystem::path& path, size_t max_line_bytes = SIZE_MAX);
 
   struct Record {
     int64_t line = 0;  // 1-based
     Json value;
   };
-  // Next non-blank line; false at end of file.
+  // Next non-blank line; false at end of file. A bad line throws, and the next call continues after it.
   bool next(Record& out);
   const std::filesystem::path& path() const { return map_.path(); }
 
  private:
   MappedFile map_;
+  size_t max_line_bytes_;
   size_t pos_ = 0;
   int64_t line_ = 0;
 };

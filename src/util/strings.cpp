@@ -1,9 +1,19 @@
 #include "util/strings.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <numeric>
 
 namespace prefer {
+
+std::string format_bytes(double bytes) {
+  char buf[32];
+  if (bytes < 1e3) std::snprintf(buf, sizeof buf, "%.0f B", bytes);
+  else if (bytes < 1e6) std::snprintf(buf, sizeof buf, "%.1f KB", bytes / 1e3);
+  else if (bytes < 1e9) std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  return buf;
+}
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;

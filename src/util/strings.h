@@ -7,6 +7,9 @@
 
 namespace prefer {
 
+// "512 B", "3.0 KB", "10.5 MB", "2.1 GB" (decimal units).
+std::string format_bytes(double bytes);
+
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
 // Levenshtein distance (insert, delete, substitute all cost 1).

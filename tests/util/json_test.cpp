@@ -78,3 +78,20 @@ TEST(Jsonl, EmptyFileHasNoRecords) {
 }
 
 }  // namespace prefer
+
+namespace prefer {
+
+TEST(Jsonl, OverlongLineIsAnErrorAndReadingGoesOn) {
+  test::TempDir tmp;
+  test::write_bytes(tmp / "d.jsonl", "{\"a\":1}\n{\"a\":\"" + std::string(3000, 'x') + "\"}\n{\"a\":3}\n");
+  JsonlReader r(tmp / "d.jsonl", 1000);
+  JsonlReader::Record rec;
+  ASSERT_TRUE(r.next(rec));
+  EXPECT_ERROR_WITH(r.next(rec), "d.jsonl:2", "line is 3.0 KB, over the limit of 1.0 KB");
+  ASSERT_TRUE(r.next(rec));
+  EXPECT_EQ(rec.line, 3);
+  EXPECT_EQ(rec.value["a"], 3);
+  EXPECT_FALSE(r.next(rec));
+}
+
+}  // namespace prefer

@@ -18,6 +18,13 @@ TEST(Strings, SuggestsOnlyPlausibleTypos) {
   EXPECT_EQ(suggest_name("temperature", keys), "");
 }
 
+TEST(Strings, FormatBytes) {
+  EXPECT_EQ(format_bytes(512), "512 B");
+  EXPECT_EQ(format_bytes(3000), "3.0 KB");
+  EXPECT_EQ(format_bytes(10.5e6), "10.5 MB");
+  EXPECT_EQ(format_bytes(2.1e9), "2.1 GB");
+}
+
 TEST(Strings, Join) {
   EXPECT_EQ(join({"a", "b", "c"}, ", "), "a, b, c");
   EXPECT_EQ(join({}, ", "), "");
