@@ -29,7 +29,8 @@ std::pair<int64_t, int64_t> line_col(std::string_view text, size_t pos) {
 
 }  // namespace
 
-Json parse_json(std::string_view text, const ErrorContext& ctx, int64_t first_line) {
+template <class J>
+J parse_json_as(std::string_view text, const ErrorContext& ctx, int64_t first_line) {
   if (auto bad = find_invalid_utf8(text)) {
     auto [l, c] = line_col(text, *bad);
     ErrorContext e = ctx;
@@ -37,7 +38,7 @@ Json parse_json(std::string_view text, const ErrorContext& ctx, int64_t first_li
     throw Error("invalid UTF-8 at column " + std::to_string(c), e);
   }
   try {
-    return Json::parse(text.begin(), text.end());
+    return J::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& ex) {
     // ex.byte is 1-based and points just past the offending character.
     size_t at = ex.byte > 0 ? ex.byte - 1 : 0;
@@ -53,6 +54,14 @@ Json parse_json(std::string_view text, const ErrorContext& ctx, int64_t first_li
   }
 }
 
+Json parse_json(std::string_view text, const ErrorContext& ctx, int64_t first_line) {
+  return parse_json_as<Json>(text, ctx, first_line);
+}
+
+OrderedJson parse_ordered_json(std::string_view text, const ErrorContext& ctx, int64_t first_line) {
+  return parse_json_as<OrderedJson>(text, ctx, first_line);
+}
+
 Json read_json_file(const std::filesystem::path& path) {
   std::string text = read_file(path);
   return parse_json(text, {.file = path.string()});
@@ -62,8 +71,8 @@ void write_json_file(const std::filesystem::path& path, const Json& value, int i
   write_file_atomic(path, value.dump(indent) + "\n");
 }
 
-std::string json_type_name(const Json& v) {
-  switch (v.type()) {
+static std::string type_name(Json::value_t t) {
+  switch (t) {
     case Json::value_t::string: return "a string";
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned: return "an integer";
@@ -75,6 +84,9 @@ std::string json_type_name(const Json& v) {
     default: return "an unsupported value";
   }
 }
+
+std::string json_type_name(const Json& v) { return type_name(v.type()); }
+std::string json_type_name(const OrderedJson& v) { return type_name(v.type()); }
 
 static ErrorContext at_field(const ErrorContext& ctx, std::string_view key) {
   ErrorContext c = ctx;
@@ -173,7 +185,7 @@ std::vector<int64_t> opt_int_list(const Json& obj, std::string_view key, const E
 JsonlReader::JsonlReader(const std::filesystem::path& path, size_t max_line_bytes)
     : map_(path), max_line_bytes_(max_line_bytes) {}
 
-bool JsonlReader::next(Record& out) {
+bool JsonlReader::next_raw(int64_t& line_no, std::string_view& text) {
   std::string_view all = map_.view();
   while (pos_ < all.size()) {
     size_t end = all.find('\n', pos_);
@@ -189,11 +201,18 @@ bool JsonlReader::next(Record& out) {
                   {.file = map_.path().string(), .line = line_, .hint = "one JSON object per line; is the file JSONL?"});
     }
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    out.line = line_;
-    out.value = parse_json(line, {.file = map_.path().string()}, line_);
+    line_no = line_;
+    text = line;
     return true;
   }
   return false;
+}
+
+bool JsonlReader::next(Record& out) {
+  std::string_view text;
+  if (!next_raw(out.line, text)) return false;
+  out.value = parse_json(text, {.file = map_.path().string()}, out.line);
+  return true;
 }
 
 std::vector<JsonlReader::Record> read_jsonl_file(const std::filesystem::path& path) {

@@ -19,10 +19,13 @@
 namespace prefer {
 
 using Json = nlohmann::json;
+// Keys in file order: for values that are rendered back (chat messages, tool definitions).
+using OrderedJson = nlohmann::ordered_json;
 
 // Parses `text`. On a syntax error throws prefer::Error with ctx.file, the line (first_line + lines
 // before the error) and the column in the message.
 Json parse_json(std::string_view text, const ErrorContext& ctx = {}, int64_t first_line = 1);
+OrderedJson parse_ordered_json(std::string_view text, const ErrorContext& ctx = {}, int64_t first_line = 1);
 
 // Reads and parses a JSON file (UTF-8 checked first, so the error says which byte is bad).
 Json read_json_file(const std::filesystem::path& path);
@@ -32,6 +35,7 @@ void write_json_file(const std::filesystem::path& path, const Json& value, int i
 
 // "string", "integer", "number", "boolean", "null", "array", "object".
 std::string json_type_name(const Json& v);
+std::string json_type_name(const OrderedJson& v);
 
 // Typed access to `obj[key]`. `ctx` is the error context (file, line); the field is set to `key`.
 // require_*: missing or wrong type is an error. opt_*: missing or null gives nullopt, wrong type is an
@@ -65,6 +69,8 @@ class JsonlReader {
   };
   // Next non-blank line; false at end of file. A bad line throws, and the next call continues after it.
   bool next(Record& out);
+  // The same without parsing: the line's text (valid until the reader is destroyed) and number.
+  bool next_raw(int64_t& line, std::string_view& text);
   const std::filesystem::path& path() const { return map_.path(); }
 
  private:
