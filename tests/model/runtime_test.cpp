@@ -10,12 +10,14 @@
 namespace prefer::model {
 
 TEST(Runtime, SetsTheThreadCountExplicitly) {
+  const int before = num_threads();
   set_num_threads(1);
   EXPECT_EQ(at::get_num_threads(), 1);
   set_num_threads(2);
   EXPECT_EQ(num_threads(), 2);
   set_num_threads(0);  // all cores
   EXPECT_EQ(num_threads(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  set_num_threads(before);
 }
 
 TEST(Runtime, VersionMatchesTheHeaders) {

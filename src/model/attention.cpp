@@ -1,0 +1,72 @@
+#include "model/attention.h"
+
+#include <ATen/ATen.h>
+
+#include <limits>
+
+#include "model/torch_compat.h"
+#include "util/error.h"
+
+namespace prefer::model {
+
+namespace {
+double lowest_finite(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kDouble: return std::numeric_limits<double>::lowest();
+    case at::kBFloat16: return -3.3895313892515355e38;  // largest finite bfloat16
+    case at::kHalf: return -65504.0;
+    default: return std::numeric_limits<float>::lowest();
+  }
+}
+}  // namespace
+
+at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibility, const at::Tensor& q_pos,
+                          const at::Tensor& k_pos, int64_t q_offset, int64_t window, at::ScalarType dtype) {
+  const int64_t B = q_pos.size(0), Tq = q_pos.size(1), Tk = k_pos.size(1);
+  const auto device = q_pos.device();
+  at::Tensor visible;  // [B, Tq, Tk] bool
+  if (visibility.defined()) {
+    if (visibility.dim() != 3 || visibility.size(0) != B || visibility.size(1) != Tq || visibility.size(2) != Tk)
+      throw Error("visibility must be [" + std::to_string(B) + ", " + std::to_string(Tq) + ", " + std::to_string(Tk) +
+                      "], found " + c10::str(visibility.sizes()),
+                  {.field = "attention.visibility"});
+    visible = visibility.to(device, at::kBool);
+  } else {
+    at::Tensor qi = at::arange(q_offset, q_offset + Tq, at::TensorOptions().dtype(at::kLong).device(device));
+    at::Tensor kj = at::arange(Tk, at::TensorOptions().dtype(at::kLong).device(device));
+    visible = kj.unsqueeze(0).le(qi.unsqueeze(1)).unsqueeze(0).expand({B, Tq, Tk});
+  }
+  if (key_mask.defined()) visible = visible.logical_and(key_mask.to(device, at::kBool).unsqueeze(1));
+  if (window > 0) {
+    at::Tensor dist = q_pos.unsqueeze(2) - k_pos.unsqueeze(1);  // [B, Tq, Tk]
+    visible = visible.logical_and(dist.lt(window));
+  }
+  const double lowest = lowest_finite(dtype);
+  at::Tensor bias = at::zeros({B, 1, Tq, Tk}, at::TensorOptions().dtype(dtype).device(device));
+  bias.masked_fill_(visible.logical_not().unsqueeze(1), lowest);
+  return bias;
+}
+
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale) {
+  const int64_t B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
+  const int64_t Hkv = k.size(1), Tk = k.size(2), G = Hq / Hkv;
+#if PREFER_HAS_FUSED_SDPA
+  if (q.is_cuda()) {
+    // Fused kernels want every query head's K/V and a mask in q's dtype (clamped, so a fully masked row
+    // stays finite).
+    at::Tensor kr = k.unsqueeze(2).expand({B, Hkv, G, Tk, D}).reshape({B, Hq, Tk, D});
+    at::Tensor vr = v.unsqueeze(2).expand({B, Hkv, G, Tk, D}).reshape({B, Hq, Tk, D});
+    at::Tensor mask = bias.clamp_min(lowest_finite(q.scalar_type())).to(q.scalar_type());
+    return compat::fused_attention(q, kr, vr, mask, scale).transpose(1, 2).reshape({B, Tq, Hq * D});
+  }
+#endif
+  // Group the query heads that share a key/value head into the row dimension, so K and V are read once
+  // per group instead of being repeated G times: [B, Hkv, G*Tq, D] x [B, Hkv, D, Tk].
+  at::Tensor qg = q.reshape({B, Hkv, G * Tq, D});
+  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).mul(scale).view({B, Hkv, G, Tq, Tk});
+  at::Tensor probs = at::softmax(scores.to(bias.scalar_type()) + bias.unsqueeze(2), -1).to(q.scalar_type());
+  at::Tensor out = at::matmul(probs.view({B, Hkv, G * Tq, Tk}), v);  // [B, Hkv, G*Tq, D]
+  return out.view({B, Hq, Tq, D}).transpose(1, 2).reshape({B, Tq, Hq * D});
+}
+
+}  // namespace prefer::model

@@ -1,0 +1,44 @@
+// Who attends to whom, and the attention product itself.
+//
+// The forward never infers anything from padding: the caller states which key slots are real, the
+// position id of every token, and optionally an explicit visibility matrix (prefix-shared rows,
+// packing). From that, one additive bias per distinct sliding window is built and shared by the layers.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace prefer::model {
+
+struct AttentionLayout {
+  // [B, T] bool (or 0/1 integers), true = real token. Undefined: every slot is real.
+  at::Tensor key_mask;
+  // Optional [B, Tq, Tk] bool: query i may see key j. Replaces the causal rule (j <= i) for layouts
+  // such as prefix sharing, where the rejected response must not see the chosen one. Padding and sliding
+  // windows still apply on top. Tk counts cached keys first when a KV cache is used.
+  at::Tensor visibility;
+};
+
+// The additive attention bias [B, 1, Tq, Tk] in `dtype`: 0 where visible, the dtype's lowest finite
+// value elsewhere (finite, so a query that sees nothing, e.g. a padding slot, gets a harmless uniform
+// average instead of NaN, and gradients stay finite).
+//   key_mask   [B, Tk] bool, real keys (cached ones first)
+//   visibility optional [B, Tq, Tk] bool; undefined = causal by slot: query i (slot q_offset + i) sees
+//              key slots j <= q_offset + i
+//   q_pos      [B, Tq] int64, k_pos [B, Tk] int64: position ids, used by the sliding window
+//   window     0 = none; else key j is visible only when q_pos - k_pos < window (a window of W holds W
+//              keys including the query's own; for contiguous rows this equals the slot distance, and
+//              for prefix-shared rows it is the distance within the logical sequence)
+at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibility, const at::Tensor& q_pos,
+                          const at::Tensor& k_pos, int64_t q_offset, int64_t window, at::ScalarType dtype);
+
+// softmax(q k^T * scale + bias) v with grouped-query attention: query head h reads key/value head
+// h / (Hq / Hkv).
+//   q [B, Hq, Tq, D], k and v [B, Hkv, Tk, D], bias [B, 1, Tq, Tk] (from attention_bias, in the
+//   softmax dtype: float32, or float64 for a float64 model)
+// Returns [B, Tq, Hq * D]. Scores are formed in the compute dtype and soft-maxed in the bias dtype, as
+// transformers' eager attention does.
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale);
+
+}  // namespace prefer::model

@@ -1,0 +1,224 @@
+#include "model/causal_lm.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <map>
+
+#include "model/kv_cache.h"
+#include "model/rms_norm.h"
+#include "model/rope.h"
+#include "model/tensor_convert.h"
+#include "util/error.h"
+
+namespace prefer::model {
+
+namespace {
+
+void require_shape(const at::Tensor& t, const std::string& what, int64_t B, int64_t T) {
+  if (t.dim() != 2 || t.size(0) != B || t.size(1) != T)
+    throw Error("must be [" + std::to_string(B) + ", " + std::to_string(T) + "] like the token ids, found " +
+                    c10::str(t.sizes()),
+                {.field = what});
+}
+
+}  // namespace
+
+CausalLM::CausalLM(io::ModelConfig config, const ModelOptions& options)
+    : config_(std::move(config)), dtype_(options.dtype), device_(options.device) {
+  if (config_.num_key_value_heads <= 0 || config_.num_attention_heads % config_.num_key_value_heads != 0)
+    throw Error("num_attention_heads must be a multiple of num_key_value_heads", {.field = "num_key_value_heads"});
+  layers_.resize(static_cast<size_t>(config_.num_hidden_layers));
+  for (size_t l = 0; l < layers_.size(); ++l) layers_[l].window = config_.layer_window.size() > l ? config_.layer_window[l] : 0;
+  specs_ = model::weight_specs(config_);
+  const auto opts = at::TensorOptions().dtype(dtype_).device(device_);
+  if (options.allocate)
+    for (const WeightSpec& w : specs_) slot(w.slot, w.layer) = at::empty(w.shape, opts);
+  inv_freq_ = rope_inv_freq(config_);
+}
+
+at::Tensor& CausalLM::slot(Slot s, int64_t l) {
+  return const_cast<at::Tensor&>(static_cast<const CausalLM&>(*this).slot(s, l));
+}
+
+const at::Tensor& CausalLM::slot(Slot s, int64_t l) const {
+  if (is_per_layer(s) && (l < 0 || l >= static_cast<int64_t>(layers_.size())))
+    throw Error("layer index " + std::to_string(l) + " out of range");
+  const DecoderLayer* L = is_per_layer(s) ? &layers_[static_cast<size_t>(l)] : nullptr;
+  switch (s) {
+    case Slot::Embed: return embed_;
+    case Slot::FinalNorm: return final_norm_;
+    case Slot::LmHead: return lm_head_;
+    case Slot::Score: return score_;
+    case Slot::InputNorm: return L->input_norm;
+    case Slot::PostNorm: return L->post_norm;
+    case Slot::QProj: return L->attn.q.weight;
+    case Slot::QBias: return L->attn.q.bias;
+    case Slot::KProj: return L->attn.k.weight;
+    case Slot::KBias: return L->attn.k.bias;
+    case Slot::VProj: return L->attn.v.weight;
+    case Slot::VBias: return L->attn.v.bias;
+    case Slot::OProj: return L->attn.o.weight;
+    case Slot::OBias: return L->attn.o.bias;
+    case Slot::QNorm: return L->attn.q_norm;
+    case Slot::KNorm: return L->attn.k_norm;
+    case Slot::GateProj: return L->mlp.gate.weight;
+    case Slot::GateBias: return L->mlp.gate.bias;
+    case Slot::UpProj: return L->mlp.up.weight;
+    case Slot::UpBias: return L->mlp.up.bias;
+    case Slot::DownProj: return L->mlp.down.weight;
+    case Slot::DownBias: return L->mlp.down.bias;
+  }
+  throw Error("unknown weight slot");
+}
+
+Linear* CausalLM::linear(Slot s, int64_t l) {
+  if (!is_per_layer(s) || l < 0 || l >= static_cast<int64_t>(layers_.size())) return nullptr;
+  DecoderLayer& L = layers_[static_cast<size_t>(l)];
+  switch (s) {
+    case Slot::QProj: return &L.attn.q;
+    case Slot::KProj: return &L.attn.k;
+    case Slot::VProj: return &L.attn.v;
+    case Slot::OProj: return &L.attn.o;
+    case Slot::GateProj: return &L.mlp.gate;
+    case Slot::UpProj: return &L.mlp.up;
+    case Slot::DownProj: return &L.mlp.down;
+    default: return nullptr;
+  }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  out.reserve(specs_.size());
+  for (const WeightSpec& w : specs_) out.emplace_back(w.name, slot(w.slot, w.layer));
+  return out;
+}
+
+at::Tensor CausalLM::lm_head_weight() const {
+  if (config_.head != io::HeadKind::CausalLM)
+    throw Error("this is a sequence-classification model (" + config_.architecture + "); it has no LM head",
+                {.hint = "load the causal LM, or use the scalar head"});
+  return config_.tie_word_embeddings ? embed_ : lm_head_;
+}
+
+at::Tensor CausalLM::logits(const at::Tensor& hidden) const { return at::matmul(hidden, lm_head_weight().t()); }
+
+void CausalLM::set_head(io::HeadKind head, int64_t num_labels) {
+  if (head == io::HeadKind::SequenceClassification && num_labels <= 0)
+    throw Error("must be > 0", {.field = "num_labels"});
+  config_.head = head;
+  if (head == io::HeadKind::SequenceClassification) {
+    config_.num_labels = num_labels;
+    if (!score_.defined() || score_.size(0) != num_labels)
+      score_ = at::empty({num_labels, config_.hidden_size}, at::TensorOptions().dtype(dtype_).device(device_));
+    lm_head_ = at::Tensor();
+  } else {
+    score_ = at::Tensor();
+    if (!config_.tie_word_embeddings && !lm_head_.defined())
+      lm_head_ = at::empty({config_.vocab_size, config_.hidden_size}, at::TensorOptions().dtype(dtype_).device(device_));
+  }
+  // Rewrite the architecture name so a saved folder says what it holds.
+  const std::string suffix = head == io::HeadKind::CausalLM ? "ForCausalLM" : "ForSequenceClassification";
+  for (const std::string& old : {std::string("ForCausalLM"), std::string("ForSequenceClassification")}) {
+    auto at = config_.architecture.rfind(old);
+    if (at != std::string::npos && at + old.size() == config_.architecture.size()) {
+      config_.architecture = config_.architecture.substr(0, at) + suffix;
+      break;
+    }
+  }
+  specs_ = model::weight_specs(config_);
+}
+
+void CausalLM::to(at::ScalarType dtype, at::Device device) {
+  auto convert_to = [&](at::Tensor& t, at::ScalarType type) {
+    if (!t.defined()) return;
+    const bool rg = t.requires_grad();
+    t = t.detach().to(device, type);
+    if (rg) t.set_requires_grad(true);
+  };
+  auto convert = [&](at::Tensor& t) { convert_to(t, dtype); };
+  convert(embed_);
+  convert(final_norm_);
+  convert(lm_head_);
+  convert(score_);
+  for (DecoderLayer& L : layers_) {
+    for (at::Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.q_norm, &L.attn.k_norm}) convert(*t);
+    for (Linear* lin : {&L.attn.q, &L.attn.k, &L.attn.v, &L.attn.o, &L.mlp.gate, &L.mlp.up, &L.mlp.down}) {
+      convert(lin->weight);
+      convert(lin->bias);
+      if (lin->lora) {  // adapters stay float32 under a bf16/f16 base (see lora.h)
+        convert_to(lin->lora->A, accumulate_type(dtype));
+        convert_to(lin->lora->B, accumulate_type(dtype));
+      }
+    }
+  }
+  dtype_ = dtype;
+  device_ = device;
+}
+
+void CausalLM::set_requires_grad(bool on) {
+  for (const WeightSpec& w : specs_) {
+    at::Tensor& t = slot(w.slot, w.layer);
+    if (t.defined() && t.requires_grad() != on) t.set_requires_grad(on);
+  }
+}
+
+at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positions_in, const AttentionLayout& layout,
+                             KvCache* cache) const {
+  if (ids_in.dim() != 2) throw Error("token ids must be [batch, tokens], found " + c10::str(ids_in.sizes()), {.field = "input_ids"});
+  const int64_t B = ids_in.size(0), T = ids_in.size(1);
+  require_shape(positions_in, "position_ids", B, T);
+  if (layout.key_mask.defined()) require_shape(layout.key_mask, "attention.key_mask", B, T);
+  at::Tensor ids = ids_in.to(device_, at::kLong);
+  at::Tensor pos = positions_in.to(device_, at::kLong);
+  at::Tensor outside = ids.lt(0).logical_or(ids.ge(config_.vocab_size));
+  if (ids.numel() > 0 && outside.any().item<bool>()) {  // one check (one device sync) per forward
+    const int64_t bad = ids.masked_select(outside)[0].item<int64_t>();
+    throw Error("token id " + std::to_string(bad) + " is outside the vocabulary (vocab_size " +
+                    std::to_string(config_.vocab_size) + ")",
+                {.field = "input_ids"});
+  }
+
+  // [B, T, hidden]; Gemma scales by sqrt(hidden) rounded to the compute dtype, as HF's normalizer tensor.
+  at::Tensor x = at::embedding(embed_, ids);
+  if (config_.scale_embeddings)
+    x = x * at::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)), x.options());
+
+  const RopeTables rope = rope_tables(inv_freq_, pos, dtype_);
+
+  // Keys: cached slots first, then the new tokens.
+  const bool cached = cache != nullptr && !cache->empty();
+  at::Tensor new_mask = layout.key_mask.defined() ? layout.key_mask.to(device_, at::kBool) : at::Tensor();
+  if (cache && !new_mask.defined()) new_mask = at::ones({B, T}, at::TensorOptions().dtype(at::kBool).device(device_));
+  at::Tensor k_pos = cached ? at::cat({cache->positions(), pos}, 1) : pos;
+  at::Tensor k_mask = cached ? at::cat({cache->key_mask(), new_mask}, 1) : new_mask;
+  const int64_t q_offset = cache ? cache->length() : 0;
+
+  // One bias per distinct window, shared by the layers that use it.
+  std::map<int64_t, at::Tensor> biases;
+  const at::ScalarType softmax_dtype = accumulate_type(dtype_);
+  for (const DecoderLayer& L : layers_)
+    if (!biases.count(L.window))
+      biases[L.window] = attention_bias(k_mask, layout.visibility, pos, k_pos, q_offset, L.window, softmax_dtype);
+
+  LayerInputs in;
+  in.config = &config_;
+  in.rope = &rope;
+  in.cache = cache;
+  in.mode = mode_;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    in.index = static_cast<int64_t>(l);
+    in.bias = &biases[layers_[l].window];
+    x = decoder_layer_forward(layers_[l], x, in);
+  }
+  if (cache) cache->commit(pos, new_mask);
+  return rms_norm(x, final_norm_, config_.rms_norm_eps, config_.norm_plus_one);
+}
+
+at::Tensor position_ids_from_mask(const at::Tensor& mask) {
+  at::Tensor m = mask.to(at::kLong);
+  at::Tensor pos = m.cumsum(1) - 1;
+  return pos.masked_fill(m.eq(0), 1);
+}
+
+}  // namespace prefer::model

@@ -1,0 +1,13 @@
+// RMSNorm as transformers computes it: the normalisation in float32 (float64 for a float64 model),
+//   Llama/Mistral/Qwen: cast back to the input dtype, then multiply by w;
+//   Gemma (plus_one):   multiply by (1 + w) in float32, then cast back.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace prefer::model {
+
+// x [..., N], weight [N] -> [..., N] in x's dtype.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool plus_one);
+
+}  // namespace prefer::model

@@ -1,0 +1,152 @@
+#include "model/scorer.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+
+#include "model/causal_lm.h"
+#include "model/tensor_convert.h"
+#include "util/error.h"
+
+namespace prefer::model {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Logits of one chunk of rows in the accumulate dtype: [c, V].
+at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, at::ScalarType acc) {
+  return at::matmul(h, w.t()).to(acc);
+}
+
+// log p(target) per row, computed chunk by chunk; backward recomputes each chunk's logits.
+struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
+  // Outputs: logprobs [N], then (when stats) entropy [N] and mean logit [N], non-differentiable.
+  static variable_list forward(AutogradContext* ctx, at::Tensor h, at::Tensor w, at::Tensor targets, int64_t chunk,
+                               bool stats) {
+    const int64_t N = h.size(0);
+    const at::ScalarType acc = accumulate_type(h.scalar_type());
+    const auto opts = h.options().dtype(acc);
+    at::Tensor lp = at::empty({N}, opts);
+    at::Tensor lse_all = at::empty({N}, opts);  // kept for backward: softmax = exp(logits - lse)
+    at::Tensor ent = stats ? at::empty({N}, opts) : at::Tensor();
+    at::Tensor mean = stats ? at::empty({N}, opts) : at::Tensor();
+    for (int64_t s = 0; s < N; s += chunk) {
+      const int64_t c = std::min(chunk, N - s);
+      at::Tensor logits = chunk_logits(h.narrow(0, s, c), w, acc);  // [c, V]
+      at::Tensor lse = at::logsumexp(logits, -1);                     // [c]
+      lse_all.narrow(0, s, c).copy_(lse);
+      lp.narrow(0, s, c).copy_(logits.gather(1, targets.narrow(0, s, c).unsqueeze(1)).squeeze(1) - lse);
+      if (stats) {
+        at::Tensor p = (logits - lse.unsqueeze(1)).exp();
+        ent.narrow(0, s, c).copy_(lse - (p * logits).sum(-1));
+        mean.narrow(0, s, c).copy_(logits.mean(-1));
+      }
+    }
+    ctx->save_for_backward({h, w, targets, lse_all});
+    ctx->saved_data["chunk"] = chunk;
+    if (!stats) return {lp};
+    ctx->mark_non_differentiable({ent, mean});
+    return {lp, ent, mean};
+  }
+
+  // d lp_n / d logits_n = onehot(target_n) - softmax(logits_n); chain through logits = h W^T.
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &h = saved[0], &w = saved[1], &targets = saved[2], &lse = saved[3];
+    const int64_t chunk = ctx->saved_data["chunk"].toInt();
+    const at::Tensor g = grads[0];  // [N] (materialised: zeros when the output was unused)
+    const int64_t N = h.size(0);
+    const at::ScalarType acc = accumulate_type(h.scalar_type());
+    const bool want_h = ctx->needs_input_grad(0), want_w = ctx->needs_input_grad(1);
+    at::Tensor dh = want_h ? at::empty_like(h) : at::Tensor();
+    at::Tensor dw = want_w ? at::zeros(w.sizes(), w.options().dtype(acc)) : at::Tensor();
+    for (int64_t s = 0; s < N; s += chunk) {
+      const int64_t c = std::min(chunk, N - s);
+      at::Tensor hc = h.narrow(0, s, c);
+      at::Tensor gc = g.narrow(0, s, c).to(acc).unsqueeze(1);  // [c, 1]
+      // softmax in place in the recomputed logits: one [c, V] buffer per chunk.
+      at::Tensor dlogits = chunk_logits(hc, w, acc).sub_(lse.narrow(0, s, c).unsqueeze(1)).exp_().mul_(gc.neg());
+      dlogits.scatter_add_(1, targets.narrow(0, s, c).unsqueeze(1), gc);
+      at::Tensor d = dlogits.to(h.scalar_type());  // [c, V]
+      if (want_h) dh.narrow(0, s, c).copy_(at::matmul(d, w));
+      if (want_w) {
+        if (d.scalar_type() == acc) dw.addmm_(d.t(), hc);  // in place: no [V, H] temporary
+        else dw.add_(at::matmul(d.t(), hc));                // bf16/f16: product in the compute dtype, sum in float32
+      }
+    }
+    return {dh, want_w ? dw.to(w.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor chunked_token_logprobs(const at::Tensor& h, const at::Tensor& w, const at::Tensor& targets,
+                                  int64_t chunk_tokens, at::Tensor* entropy, at::Tensor* mean_logit) {
+  if (chunk_tokens <= 0) throw Error("must be > 0", {.field = "chunk_tokens"});
+  const bool stats = entropy != nullptr || mean_logit != nullptr;
+  variable_list out = ChunkedLogProbs::apply(h, w, targets.to(at::kLong), chunk_tokens, stats);
+  if (entropy) *entropy = out[1];
+  if (mean_logit) *mean_logit = out[2];
+  return out[0];
+}
+
+SequenceScores score_tokens(const at::Tensor& hidden, const at::Tensor& lm_head, const at::Tensor& source,
+                            const at::Tensor& target, const at::Tensor& sequence, int64_t S, const ScoreOptions& options) {
+  if (hidden.dim() != 3) throw Error("hidden states must be [batch, tokens, hidden], found " + c10::str(hidden.sizes()));
+  const int64_t H = hidden.size(2);
+  const auto device = hidden.device();
+  at::Tensor src = source.to(device, at::kLong), tgt = target.to(device, at::kLong), seq = sequence.to(device, at::kLong);
+  if (src.dim() != 1 || tgt.sizes() != src.sizes() || seq.sizes() != src.sizes())
+    throw Error("source, target and sequence must be [N] lists of one length, found " + c10::str(src.sizes()) + ", " +
+                    c10::str(tgt.sizes()) + ", " + c10::str(seq.sizes()),
+                {.field = "score_source"});
+  at::Tensor h = hidden.reshape({-1, H}).index_select(0, src);  // [N, H]
+  at::Tensor ent, mean;
+  at::Tensor lp = chunked_token_logprobs(h, lm_head, tgt, options.chunk_tokens, options.stats ? &ent : nullptr,
+                                         options.stats ? &mean : nullptr);  // [N]
+  const auto acc_opts = hidden.options().dtype(lp.scalar_type());
+  SequenceScores out;
+  out.sum = at::zeros({S}, acc_opts).index_add(0, seq, lp);
+  out.count = at::zeros({S}, at::TensorOptions().dtype(at::kLong).device(device)).index_add(0, seq, at::ones_like(seq));
+  if (options.per_token) out.token_logprobs = lp;
+  if (options.stats) {
+    at::Tensor denom = out.count.clamp_min(1).to(lp.scalar_type());
+    out.entropy = at::zeros({S}, acc_opts).index_add(0, seq, ent) / denom;
+    out.mean_logit = at::zeros({S}, acc_opts).index_add(0, seq, mean) / denom;
+  }
+  return out;
+}
+
+SequenceScores score(const at::Tensor& hidden, const at::Tensor& lm_head, const at::Tensor& ids,
+                     const at::Tensor& response_mask, const ScoreOptions& options) {
+  if (hidden.dim() != 3) throw Error("hidden states must be [batch, tokens, hidden], found " + c10::str(hidden.sizes()));
+  const int64_t B = hidden.size(0), T = hidden.size(1);
+  if (ids.sizes() != at::IntArrayRef({B, T}) || response_mask.sizes() != at::IntArrayRef({B, T}))
+    throw Error("ids and response mask must be [" + std::to_string(B) + ", " + std::to_string(T) + "], found " +
+                    c10::str(ids.sizes()) + " and " + c10::str(response_mask.sizes()),
+                {.field = "response_mask"});
+  const auto device = hidden.device();
+  at::Tensor mask = response_mask.to(device, at::kBool);
+  if (T > 0 && mask.select(1, 0).any().item<bool>())
+    throw Error("the first slot of a row cannot be scored: nothing precedes it", {.field = "response_mask",
+                .hint = "a response token's log-prob comes from the slot before it; the prompt must hold at least one token"});
+  // (b, t) of every scored token; its log-prob is read from hidden row b*T + t - 1.
+  at::Tensor where = mask.nonzero();  // [N, 2]
+  at::Tensor b = where.select(1, 0), t = where.select(1, 1);
+  at::Tensor targets = ids.to(device, at::kLong).index({b, t});
+  SequenceScores out = score_tokens(hidden, lm_head, b * T + t - 1, targets, b, B, options);
+  if (options.per_token)
+    out.token_logprobs = at::zeros({B * T}, out.token_logprobs.options()).index_add(0, b * T + t, out.token_logprobs).view({B, T});
+  return out;
+}
+
+SequenceScores score(const CausalLM& model, const at::Tensor& ids, const at::Tensor& positions,
+                     const AttentionLayout& layout, const at::Tensor& response_mask, const ScoreOptions& options) {
+  at::Tensor hidden = model.forward(ids, positions, layout);
+  return score(hidden, model.lm_head_weight(), ids, response_mask, options);
+}
+
+}  // namespace prefer::model
