@@ -15,8 +15,18 @@ struct GlobalOptions {
 // Applies the global options (logging, LibTorch threads). Every command calls it first.
 void apply_global_options(const GlobalOptions& g);
 
+// Thrown by a command that finished its work but must exit with a status other than 0 (e.g.
+// `data validate` found errors: 1; could not read its input: 2). Caught in main.
+struct ExitCode {
+  int code;
+};
+
 // One per command file (cli/<command>.cpp).
 void add_demo_command(CLI::App& app, GlobalOptions& g);
 void add_inspect_command(CLI::App& app, GlobalOptions& g);
+void add_data_command(CLI::App& app, GlobalOptions& g);
+void add_tokenize_command(CLI::App& app, GlobalOptions& g);
+void add_dpo_command(CLI::App& app, GlobalOptions& g);
+void add_generate_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace prefer::cli

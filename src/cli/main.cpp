@@ -27,10 +27,15 @@ int main(int argc, char** argv) {
   app.add_option("--log_level", g.log_level, "trace, debug, info, warn, error or off");
   add_demo_command(app, g);
   add_inspect_command(app, g);
+  add_data_command(app, g);
+  add_tokenize_command(app, g);
+  add_generate_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ExitCode& e) {
+    return e.code;
   } catch (const prefer::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -48,7 +48,8 @@ J parse_json_as(std::string_view text, const ErrorContext& ctx, int64_t first_li
     std::string what = ex.what();
     // nlohmann's text is "[json.exception.parse_error.101] parse error at line 1, column 5: <reason>";
     // keep only the reason, we give our own position.
-    auto colon = what.rfind(": ");
+    size_t col = what.find("column");
+    auto colon = what.find(": ", col == std::string::npos ? 0 : col);
     std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
     throw Error("invalid JSON at column " + std::to_string(c) + ": " + reason, e);
   }

@@ -1,0 +1,50 @@
+#include "cli/cli_run.h"
+#include "test_util.h"
+#include "util/json.h"
+
+namespace prefer {
+
+namespace {
+std::string model() { return test::fixture("models/qwen2-tiny").string(); }
+}  // namespace
+
+TEST(DataValidateE2E, ExitCodesAndJson) {
+  test::TempDir tmp;
+  test::write_bytes(tmp / "ok.jsonl", R"({"prompt": "a", "chosen": " b", "rejected": " c"})" "\n");
+  test::write_bytes(tmp / "bad.jsonl", R"({"prompt": "a", "chosen": " b", "rejected": " c"})" "\n" R"({"prompt": "a", "chosen": 1, "rejected": "c"})" "\n");
+  auto ok = test::run_prefer("data validate --cache_dir " + (tmp / "c").string() + " --json --data " + (tmp / "ok.jsonl").string() + " --model " + model());
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  Json r = Json::parse(ok.output);
+  EXPECT_EQ(r["records"], 1);
+  auto bad = test::run_prefer("data validate --data " + (tmp / "bad.jsonl").string() + " --model " + model());
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("bad.jsonl:2: 'chosen': expected a string or a list of messages, found an integer"), std::string::npos) << bad.output;
+  auto missing = test::run_prefer("data validate --data " + (tmp / "none.jsonl").string() + " --model " + model());
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  auto flags = test::run_prefer("data validate --max_length 8 --max_prompt_length 9 --data " + (tmp / "ok.jsonl").string() + " --model " + model());
+  EXPECT_EQ(flags.exit_code, 2);
+  EXPECT_NE(flags.output.find("'max_prompt_length': must be smaller than max_length"), std::string::npos) << flags.output;
+}
+
+TEST(DataConvertE2E, UnpairThenPairRoundTrips) {
+  test::TempDir tmp;
+  test::write_bytes(tmp / "p.jsonl", R"({"prompt": "q1", "chosen": " good", "rejected": " bad"})" "\n"
+                                     R"({"prompt": "q2", "chosen": " yes", "rejected": " no"})" "\n");
+  auto u = test::run_prefer("data unpair --data " + (tmp / "p.jsonl").string() + " --output " + (tmp / "u.jsonl").string());
+  ASSERT_EQ(u.exit_code, 0) << u.output;
+  auto lines = read_jsonl_file(tmp / "u.jsonl");
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0].value, Json({{"prompt", "q1"}, {"completion", " good"}, {"label", true}}));
+  EXPECT_EQ(lines[2].value, Json({{"prompt", "q1"}, {"completion", " bad"}, {"label", false}}));
+  auto p = test::run_prefer("data pair --data " + (tmp / "u.jsonl").string() + " --output " + (tmp / "back.jsonl").string());
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  auto back = read_jsonl_file(tmp / "back.jsonl");
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[1].value, Json({{"prompt", "q2"}, {"chosen", " yes"}, {"rejected", " no"}}));
+  auto wrong = test::run_prefer("data pair --data " + (tmp / "p.jsonl").string() + " --output " + (tmp / "x.jsonl").string());
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.output.find("needs unpaired data"), std::string::npos) << wrong.output;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "x.jsonl"));
+}
+
+}  // namespace prefer

@@ -1,0 +1,110 @@
+#include "data/batch.h"
+
+#include <ATen/ATen.h>
+
+#include "model/causal_lm.h"
+#include "model/loader.h"
+#include "model/scorer.h"
+#include "test_util.h"
+
+namespace prefer::data {
+
+namespace {
+
+TokenizedDataset pairs() {
+  TokenizedDataset d;
+  auto add = [&](std::vector<int32_t> p, std::vector<int32_t> c, std::vector<int32_t> r) {
+    TokenizedExample ex;
+    ex.paired = true;
+    ex.prompt_ids = std::move(p);
+    ex.chosen.completion_ids = std::move(c);
+    ex.rejected.completion_ids = std::move(r);
+    d.add(ex);
+  };
+  add({1, 290, 302}, {281, 273, 286, 121}, {51, 4});
+  add({1, 77, 110, 265, 266}, {37}, {38, 39, 40, 41, 42, 4});
+  return d;
+}
+
+// Per-sequence sums of log p(target | source slot), from the explicit score lists.
+at::Tensor sums(const model::CausalLM& m, const Batch& b) {
+  at::Tensor hidden = m.forward(b.ids, b.positions, b.layout);
+  at::Tensor h = hidden.reshape({-1, hidden.size(-1)}).index_select(0, b.score_source);
+  at::Tensor lp = model::chunked_token_logprobs(h, m.lm_head_weight(), b.score_target, 1024);
+  return at::zeros({b.sequences}, lp.options()).index_add(0, b.score_sequence, lp);
+}
+
+// The same from one unpadded row per sequence, written directly from full logits.
+double direct(const model::CausalLM& m, std::vector<int32_t> prompt, const std::vector<int32_t>& completion) {
+  std::vector<int64_t> ids(prompt.begin(), prompt.end());
+  ids.insert(ids.end(), completion.begin(), completion.end());
+  int64_t n = static_cast<int64_t>(ids.size());
+  at::Tensor t = at::tensor(at::ArrayRef<int64_t>(ids)).unsqueeze(0);
+  at::Tensor logp = at::log_softmax(m.logits(m.forward(t, at::arange(n).unsqueeze(0), {})).to(at::kDouble), -1);
+  double s = 0;
+  for (int64_t i = static_cast<int64_t>(prompt.size()); i < n; ++i) s += logp[0][i - 1][ids[i]].item<double>();
+  return s;
+}
+
+}  // namespace
+
+TEST(Batch, ConcatenatedLayoutShapesAndMasks) {
+  TokenizedDataset d = pairs();
+  Batch b = make_batch(d, {0, 1}, {.pad_id = 0});
+  EXPECT_EQ(b.ids.sizes(), (at::IntArrayRef{4, 11}));  // rows: 2 chosen, 2 rejected; longest 5 + 6
+  EXPECT_EQ(b.sequences, 4);
+  EXPECT_EQ(b.real_tokens, 7 + 6 + 5 + 11);
+  EXPECT_NEAR(b.padding_fraction(), 1.0 - 29.0 / 44.0, 1e-12);
+  EXPECT_EQ(b.response_mask[0].sum().item<int64_t>(), 4);
+  EXPECT_EQ(b.score_source.size(0), 4 + 1 + 2 + 6);
+  EXPECT_EQ(b.positions[3][10].item<int64_t>(), 10);
+  EXPECT_FALSE(b.layout.key_mask[1][6].item<bool>());  // padding of the second chosen row
+  Batch left = make_batch(d, {0, 1}, {.pad_side = PadSide::Left});
+  EXPECT_FALSE(left.layout.key_mask[1][0].item<bool>());
+  EXPECT_EQ(left.positions[1][5].item<int64_t>(), 0);  // first real token of a 6-token row
+}
+
+TEST(Batch, LeftRightAndPrefixSharedGiveTheSameLogProbs) {
+  model::CausalLM m = model::load_model(test::fixture("models/llama-tiny"));
+  TokenizedDataset d = pairs();
+  at::Tensor right = sums(m, make_batch(d, {0, 1}, {.pad_side = PadSide::Right}));
+  at::Tensor left = sums(m, make_batch(d, {0, 1}, {.pad_side = PadSide::Left}));
+  at::Tensor shared = sums(m, make_batch(d, {0, 1}, {.layout = BatchLayout::PrefixShared}));
+  at::Tensor shared_left = sums(m, make_batch(d, {0, 1}, {.pad_side = PadSide::Left, .layout = BatchLayout::PrefixShared}));
+  double expect[4] = {direct(m, {1, 290, 302}, {281, 273, 286, 121}), direct(m, {1, 77, 110, 265, 266}, {37}),
+                      direct(m, {1, 290, 302}, {51, 4}), direct(m, {1, 77, 110, 265, 266}, {38, 39, 40, 41, 42, 4})};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(right[i].item<double>(), expect[i], 1e-4) << i;
+    EXPECT_NEAR(left[i].item<double>(), expect[i], 1e-4) << i;
+    EXPECT_NEAR(shared[i].item<double>(), expect[i], 1e-4) << i;
+    EXPECT_NEAR(shared_left[i].item<double>(), expect[i], 1e-4) << i;
+  }
+}
+
+TEST(Batch, PrefixSharedVisibility) {
+  TokenizedDataset d = pairs();
+  Batch b = make_batch(d, {0}, {.layout = BatchLayout::PrefixShared});
+  // row: prompt 3 | chosen 4 | rejected 2 = 9 slots; rejected positions restart after the prompt
+  EXPECT_EQ(b.ids.size(1), 9);
+  EXPECT_EQ(b.positions[0][7].item<int64_t>(), 3);
+  EXPECT_TRUE(b.layout.visibility[0][7][2].item<bool>());   // rejected sees the prompt
+  EXPECT_FALSE(b.layout.visibility[0][7][4].item<bool>());  // but not chosen
+  EXPECT_TRUE(b.layout.visibility[0][6][4].item<bool>());   // chosen sees itself
+  EXPECT_EQ(b.score_source[4].item<int64_t>(), 2);          // first rejected token: from the last prompt slot
+}
+
+TEST(Batch, SingleCompletionsAndErrors) {
+  TokenizedDataset d;
+  TokenizedExample ex;
+  ex.prompt_ids = {1, 2};
+  ex.chosen.completion_ids = {3, 4, 5};
+  ex.label = true;
+  d.add(ex);
+  Batch b = make_batch(d, {0}, {.pad_to_multiple_of = 8});
+  EXPECT_FALSE(b.paired);
+  EXPECT_EQ(b.ids.sizes(), (at::IntArrayRef{1, 8}));
+  EXPECT_EQ(b.sequences, 1);
+  EXPECT_ERROR_WITH(make_batch(d, {}), "empty batch");
+}
+
+}  // namespace prefer::data
