@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_inspect_command(app, g);
   add_data_command(app, g);
   add_tokenize_command(app, g);
+  add_dpo_command(app, g);
   add_generate_command(app, g);
   try {
     app.parse(argc, argv);

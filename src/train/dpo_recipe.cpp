@@ -1,0 +1,142 @@
+#include "train/dpo_recipe.h"
+
+#include <ATen/ATen.h>
+
+#include "model/lora.h"
+#include "train/sequence_logps.h"
+#include "util/error.h"
+
+namespace prefer::train {
+
+DpoRecipe::DpoRecipe(model::CausalLM& policy, model::CausalLM* reference, DpoRecipeOptions options)
+    : policy_(policy), reference_(reference), opt_(std::move(options)) {
+  opt_.dpo.validate();
+  if (opt_.dpo.use_weighting)
+    throw Error("WPO weighting needs the full-vocabulary probabilities at every completion position, which prefer's "
+                "chunked scorer does not keep yet",
+                {.field = "use_weighting", .hint = "leave use_weighting off; every other DPO option is supported"});
+}
+
+ReferenceKind DpoRecipe::reference_kind() const {
+  if (table_chosen_.defined()) return ReferenceKind::Table;
+  return reference_ != nullptr ? ReferenceKind::FrozenModel : ReferenceKind::AdaptersOff;
+}
+
+void DpoRecipe::set_reference_table(at::Tensor chosen, at::Tensor rejected) {
+  table_chosen_ = std::move(chosen);
+  table_rejected_ = std::move(rejected);
+}
+
+std::pair<at::Tensor, at::Tensor> DpoRecipe::live_reference(const data::Batch& batch) {
+  at::NoGradGuard no_grad;
+  const int64_t B = batch.pairs;
+  SequenceLogps s;
+  if (reference_ != nullptr) {
+    s = sequence_logps(*reference_, batch, opt_.chunk_tokens);
+  } else {
+    if (!model::has_lora(policy_))
+      throw Error("no reference model: full fine-tuning needs a frozen copy or --ref_model (or precompute_ref_log_probs)");
+    model::AdaptersDisabled off(policy_);
+    bool was_training = policy_.mode().training;
+    policy_.set_training(false);  // no dropout in the reference pass
+    s = sequence_logps(policy_, batch, opt_.chunk_tokens);
+    policy_.set_training(was_training);
+  }
+  return {s.sum.slice(0, 0, B).to(at::kDouble), s.sum.slice(0, B, 2 * B).to(at::kDouble)};
+}
+
+std::pair<at::Tensor, at::Tensor> DpoRecipe::reference_logps(const data::TokenizedDataset& data, const std::vector<size_t>& ex) {
+  if (table_chosen_.defined()) {
+    std::vector<int64_t> idx(ex.begin(), ex.end());
+    at::Tensor i = at::tensor(at::ArrayRef<int64_t>(idx), at::kLong);
+    return {table_chosen_.index_select(0, i), table_rejected_.index_select(0, i)};
+  }
+  return live_reference(data::make_batch(data, ex, opt_.batch));
+}
+
+DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vector<size_t>& examples, bool train) {
+  data::Batch batch = data::make_batch(data, examples, opt_.batch);
+  if (!batch.paired) throw Error("DPO needs preference pairs (prompt, chosen, rejected)");
+  const int64_t B = batch.pairs;
+  DpoStepOutput out;
+  out.pairs = B;
+  out.tokens = batch.real_tokens;
+  out.padding_fraction = batch.padding_fraction();
+  for (size_t e : examples) out.lines.push_back(data.row(e).line);
+
+  // Reference first, without gradient, so its activations are gone before the policy forward.
+  at::Tensor ref_c, ref_r;
+  if (table_chosen_.defined()) std::tie(ref_c, ref_r) = reference_logps(data, examples);
+  else std::tie(ref_c, ref_r) = live_reference(batch);
+
+  policy_.set_training(train);
+  std::optional<at::NoGradGuard> no_grad;
+  if (!train) no_grad.emplace();
+  SequenceLogps pol = sequence_logps(policy_, batch, opt_.chunk_tokens, /*stats=*/true);
+  // The loss is computed in float64 at these sizes (B values): exact and cheap.
+  at::Tensor sum = pol.sum.to(at::kDouble);
+  objectives::DpoInputs in;
+  in.policy_chosen_logps = sum.slice(0, 0, B);
+  in.policy_rejected_logps = sum.slice(0, B, 2 * B);
+  in.reference_chosen_logps = ref_c.to(at::kDouble);
+  in.reference_rejected_logps = ref_r.to(at::kDouble);
+  at::Tensor counts = pol.count.clamp_min(1).to(at::kDouble);
+  in.chosen_lengths = counts.slice(0, 0, B);
+  in.rejected_lengths = counts.slice(0, B, 2 * B);
+  at::Tensor chosen_tok = batch.score_sequence.lt(B);  // [N] scored tokens of chosen completions
+  if (opt_.dpo.needs_nll()) {
+    // Token-mean cross-entropy of the chosen completions in this micro-batch.
+    at::Tensor lp = pol.token_logps.to(at::kDouble);
+    in.nll_loss = -(lp * chosen_tok.to(at::kDouble)).sum() / chosen_tok.sum().clamp_min(1).to(at::kDouble);
+  }
+  if (opt_.dpo.ld_alpha) {
+    // LD-DPO: the first min(|y_c|, |y_r|) tokens count fully, the longer tail with weight ld_alpha.
+    // Token order within a sequence follows the score lists (left to right), so rank = running count.
+    at::Tensor seq = batch.score_sequence;
+    at::Tensor rank = at::zeros_like(seq);
+    {
+      auto sa = seq.accessor<int64_t, 1>();
+      auto ra = rank.accessor<int64_t, 1>();
+      std::vector<int64_t> seen(static_cast<size_t>(2 * B), 0);
+      for (int64_t n = 0; n < seq.size(0); ++n) ra[n] = seen[static_cast<size_t>(sa[n])]++;
+    }
+    at::Tensor shared = at::minimum(pol.count.slice(0, 0, B), pol.count.slice(0, B, 2 * B)).repeat({2});  // [2B]
+    at::Tensor weight = at::where(rank.lt(shared.index_select(0, seq)), at::ones({1}, at::kDouble),
+                                  at::full({1}, *opt_.dpo.ld_alpha, at::kDouble));
+    at::Tensor ld = at::zeros({2 * B}, at::kDouble).index_add(0, seq, pol.token_logps.to(at::kDouble) * weight);
+    in.policy_chosen_logps = ld.slice(0, 0, B);
+    in.policy_rejected_logps = ld.slice(0, B, 2 * B);
+    if (opt_.dpo.trl_version == objectives::TrlVersion::kV1_9) {
+      // v1.9.0 applies the same weighting to the reference; that needs its token log-probs.
+      at::NoGradGuard ng;
+      if (table_chosen_.defined())
+        throw Error("ld_alpha with trl_version v1.9.0 needs the reference's token log-probs; precompute_ref_log_probs keeps "
+                    "only their sums", {.field = "ld_alpha", .hint = "turn precompute_ref_log_probs off for LD-DPO"});
+      SequenceLogps r;
+      if (reference_ != nullptr) {
+        r = sequence_logps(*reference_, batch, opt_.chunk_tokens);
+      } else {
+        model::AdaptersDisabled off(policy_);
+        policy_.set_training(false);
+        r = sequence_logps(policy_, batch, opt_.chunk_tokens);
+        policy_.set_training(train);
+      }
+      at::Tensor rl = at::zeros({2 * B}, at::kDouble).index_add(0, seq, r.token_logps.to(at::kDouble) * weight);
+      in.reference_chosen_logps = rl.slice(0, 0, B);
+      in.reference_rejected_logps = rl.slice(0, B, 2 * B);
+    }
+  }
+  objectives::DpoOutput d = objectives::dpo_loss(in, opt_.dpo, &state_);
+  out.loss = d.loss;
+  out.metrics = d.metrics;
+  // TRL's logits/chosen: the mean over chosen completion tokens of the logits averaged over the vocabulary.
+  at::Tensor ml = pol.mean_logit.to(at::kDouble);
+  at::Tensor cf = chosen_tok.to(at::kDouble), rf = (~chosen_tok).to(at::kDouble);
+  out.metrics["logits/chosen"] = (ml * cf).sum() / cf.sum().clamp_min(1);
+  out.metrics["logits/rejected"] = (ml * rf).sum() / rf.sum().clamp_min(1);
+  out.chosen_logps = in.policy_chosen_logps.detach();
+  out.rejected_logps = in.policy_rejected_logps.detach();
+  return out;
+}
+
+}  // namespace prefer::train

@@ -1,0 +1,62 @@
+// A rough estimate of a training run's peak memory, by component, for the pre-flight check and for
+// `prefer dpo`'s start-up summary. Rough means: right within a factor of about 1.5 for decoder-only
+// models trained with AdamW; allocator overhead, fragmentation and temporary buffers are not counted.
+//
+// With P parameters of which T are trainable, w bytes per weight and a bytes per activation:
+//   weights      P * w
+//   reference    P * w when a frozen reference copy is kept (not with precompute_ref_log_probs, nor
+//                with LoRA, where the reference is the base model with the adapter switched off)
+//   optimizer    T * (4 + 4 + m): AdamW's two float32 moments, plus m = 4 for a float32 master copy when
+//                w < 4 (optimizer.h)
+//   gradients    T * w
+//   activations  N * L * (8 h + 4 i) * a for N tokens per micro-batch (policy forward: chosen and rejected
+//                rows), L layers, hidden size h and MLP size i (default 4 h). Per token and layer, backward
+//                keeps about 8 h values (norm outputs, q, k, v, attention output, residuals) and 4 i values
+//                (gate, up, activation, product). With gradient checkpointing only each layer's input is
+//                kept (N * L * h * a) plus one layer's activations recomputed at a time.
+//   logits       R * V * (a + 4 + 4) for R rows of logits alive at once (V the vocabulary): the logits, their
+//                float32 log-softmax, and the float32 gradient in backward. The scorer computes response
+//                positions in chunks (R = the chunk); R = N is the unchunked worst case.
+// The sum is the estimate of the peak: everything above is alive at the end of the forward pass.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace prefer::train {
+
+struct MemoryInputs {
+  int64_t parameters = 0;            // P
+  int64_t trainable_parameters = 0;  // T (LoRA: the adapter's parameters)
+  int weight_bytes = 2;              // w: 2 for bfloat16 / float16, 4 for float32
+  int activation_bytes = 0;          // a: 0 = weight_bytes
+  bool reference_copy = false;       // a second full model as the frozen reference
+  int64_t batch_tokens = 0;          // N
+  int64_t logits_tokens = 0;         // R; 0 = batch_tokens
+  int64_t vocab_size = 0;            // V
+  int64_t hidden_size = 0;           // h
+  int64_t intermediate_size = 0;     // i; 0 = 4 h
+  int64_t num_layers = 0;            // L
+  bool gradient_checkpointing = false;
+};
+
+struct MemoryEstimate {
+  uint64_t weights = 0;
+  uint64_t reference = 0;
+  uint64_t optimizer = 0;
+  uint64_t gradients = 0;
+  uint64_t activations = 0;
+  uint64_t logits = 0;
+
+  uint64_t total() const { return weights + reference + optimizer + gradients + activations + logits; }
+  // "weights 1.0 GB, reference 0 B, optimizer ..., total 3.4 GB"
+  std::string describe() const;
+};
+
+// Throws prefer::Error for negative counts or byte sizes outside {1, 2, 4, 8}.
+MemoryEstimate estimate_memory(const MemoryInputs& in);
+
+// Physical memory of this machine (sysconf), 0 when unknown.
+uint64_t physical_memory_bytes();
+
+}  // namespace prefer::train

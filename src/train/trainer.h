@@ -1,0 +1,99 @@
+// The training loop, method-agnostic, read top to bottom:
+//
+//   for each optimizer step:
+//     for each of gradient_accumulation_steps micro-batches:  batch -> forward -> objective -> backward
+//     clip -> optimizer step -> schedule -> log -> eval -> checkpoint
+//
+// Accumulation weights each micro-batch by its share of the step's examples, so batch 4 x accumulation 1
+// and batch 1 x accumulation 4 give the same update. Checkpoints (checkpoint-N/) hold the trainable
+// weights, the optimizer, the data position, the RNG and the open logging window, so a resumed run
+// continues the loss curve exactly; final/ appears only when training completed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/tokenized_dataset.h"
+#include "train/monitor.h"
+#include "train/training_task.h"
+#include "train/training_warning.h"
+#include "util/json.h"
+
+namespace prefer::train {
+
+// transformers.TrainingArguments names and defaults (where a CPU run does not need another one).
+struct TrainerArgs {
+  std::filesystem::path output_dir;
+  double learning_rate = 1e-6;  // TRL's DPOConfig default
+  std::string lr_scheduler_type = "linear";
+  double warmup_ratio = 0.0;
+  int64_t warmup_steps = 0;
+  double num_train_epochs = 3.0;
+  int64_t max_steps = -1;  // > 0 overrides num_train_epochs
+  int64_t per_device_train_batch_size = 8;
+  int64_t per_device_eval_batch_size = 8;
+  int64_t gradient_accumulation_steps = 1;
+  double max_grad_norm = 1.0;  // 0 = no clipping (the norm is still logged)
+  double weight_decay = 0.0;
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+  uint64_t seed = 42;
+  int64_t logging_steps = 10;
+  int64_t eval_steps = 0;  // 0 = logging_steps (when there is eval data)
+  int64_t save_steps = 500;
+  int64_t save_total_limit = 0;  // 0 = keep every checkpoint
+  bool group_by_length = true;
+  std::string resume_from_checkpoint;  // a checkpoint folder, or "latest"
+  bool show_progress = true;
+
+  // One sentence per broken rule, naming the option.
+  void validate() const;
+};
+
+// A logged row: the JSON object written to metrics.jsonl. Callbacks see every row (the monitor).
+using LogCallback = std::function<void(const Json& row)>;
+
+struct TrainResult {
+  int64_t steps = 0;
+  double seconds = 0;
+  std::vector<Json> log;  // every metrics.jsonl row of this process (train and eval)
+  std::vector<TrainingWarning> warnings;  // every warning raised by this process (pre-flight included)
+  std::filesystem::path final_dir;
+};
+
+class Trainer {
+ public:
+  Trainer(TrainerArgs args, TrainingTask task, const data::TokenizedDataset& train,
+          const data::TokenizedDataset* eval = nullptr);
+  void on_log(LogCallback cb) { callbacks_.push_back(std::move(cb)); }
+  // The training monitor's settings (total_steps is filled in); without this call no monitor runs.
+  void set_monitor(MonitorOptions options) { monitor_ = std::move(options); }
+  // Pre-flight warnings, written to warnings.jsonl (step 0) when a new run starts.
+  void set_preflight(std::vector<TrainingWarning> warnings) { preflight_ = std::move(warnings); }
+  // Runs to the end (or to max_steps) and writes final/. Throws prefer::Error when the loss becomes
+  // NaN/Inf (after writing nonfinite_batch.json with the offending example lines).
+  TrainResult train();
+
+  int64_t total_steps() const { return total_steps_; }
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  // Runs the eval set without gradients and returns eval_-prefixed means.
+  Json evaluate();
+
+ private:
+  TrainerArgs args_;
+  TrainingTask task_;
+  const data::TokenizedDataset& train_;
+  const data::TokenizedDataset* eval_;
+  std::vector<LogCallback> callbacks_;
+  std::optional<MonitorOptions> monitor_;
+  std::vector<TrainingWarning> preflight_;
+  int64_t total_steps_ = 0, steps_per_epoch_ = 0, batches_per_epoch_ = 0;
+};
+
+// The newest checkpoint-N folder of a run, or empty.
+std::filesystem::path latest_checkpoint(const std::filesystem::path& output_dir);
+
+}  // namespace prefer::train

@@ -1,0 +1,100 @@
+#include "train/dpo_recipe.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "model/loader.h"
+#include "model/lora.h"
+#include "test_util.h"
+
+namespace prefer::train {
+
+namespace {
+data::TokenizedDataset pairs() {
+  data::TokenizedDataset d;
+  auto add = [&](std::vector<int32_t> p, std::vector<int32_t> c, std::vector<int32_t> r) {
+    data::TokenizedExample ex;
+    ex.paired = true;
+    ex.prompt_ids = std::move(p);
+    ex.chosen.completion_ids = std::move(c);
+    ex.rejected.completion_ids = std::move(r);
+    d.add(ex);
+  };
+  add({1, 290, 302}, {281, 273, 286, 121}, {51, 4});
+  add({1, 77, 110, 265, 266}, {37}, {38, 39, 40, 41, 42, 4});
+  add({1, 5, 6}, {7, 8}, {9});
+  return d;
+}
+}  // namespace
+
+TEST(DpoRecipe, LossIsLn2WhenPolicyEqualsReference) {
+  // With policy = reference every margin is 0, so the sigmoid loss is -log sigmoid(0) = ln 2 exactly.
+  model::CausalLM policy = model::load_model(test::fixture("models/llama-tiny"));
+  model::add_lora(policy, {.r = 4, .lora_alpha = 8, .target_modules = {"q_proj", "v_proj"}}, 1);  // B = 0: no change yet
+  DpoRecipe recipe(policy, nullptr, {});
+  EXPECT_EQ(recipe.reference_kind(), ReferenceKind::AdaptersOff);
+  data::TokenizedDataset d = pairs();
+  DpoStepOutput out = recipe.step(d, {0, 1, 2}, true);
+  EXPECT_NEAR(out.loss.item<double>(), std::log(2.0), 1e-12);
+  EXPECT_NEAR(objectives::metric_value(out.metrics, "rewards/margins"), 0.0, 1e-12);
+  EXPECT_EQ(out.pairs, 3);
+  EXPECT_TRUE(out.metrics.count("logits/chosen"));
+  // The loss still has a gradient w.r.t. the adapters (through B, since A is random).
+  out.loss.backward();
+  int64_t with_grad = 0;
+  for (auto& [name, t] : model::lora_parameters(policy, {.r = 4, .lora_alpha = 8, .target_modules = {"q_proj", "v_proj"}}))
+    with_grad += t.grad().defined() && t.grad().abs().sum().item<double>() > 0;
+  EXPECT_GT(with_grad, 0);
+}
+
+TEST(DpoRecipe, FrozenCopyAndTableGiveTheSameLoss) {
+  model::CausalLM policy = model::load_model(test::fixture("models/llama-tiny"));
+  model::CausalLM reference = model::load_model(test::fixture("models/llama-tiny"));
+  // Make the policy differ from the reference, so the loss is not ln 2.
+  {
+    at::NoGradGuard g;
+    for (auto& [name, t] : policy.named_parameters())
+      if (name.find("mlp.up_proj") != std::string::npos) t.mul_(1.5);
+  }
+  data::TokenizedDataset d = pairs();
+  DpoRecipe live(policy, &reference, {});
+  double l_live = live.step(d, {0, 1, 2}, false).loss.item<double>();
+  EXPECT_GT(std::abs(l_live - std::log(2.0)), 1e-4);
+  auto [c, r] = live.reference_logps(d, {0, 1, 2});
+  DpoRecipe cached(policy, nullptr, {});
+  cached.set_reference_table(c, r);
+  EXPECT_EQ(cached.reference_kind(), ReferenceKind::Table);
+  EXPECT_NEAR(cached.step(d, {0, 1, 2}, false).loss.item<double>(), l_live, 1e-12);
+  // The table is indexed by dataset row: a subset in another order reads the right rows. (The live
+  // reference now runs on a batch padded to another length: float32 rounding differs, ~1e-8.)
+  DpoRecipe sub_live(policy, &reference, {});
+  EXPECT_NEAR(cached.step(d, {2, 0}, false).loss.item<double>(), sub_live.step(d, {2, 0}, false).loss.item<double>(), 1e-6);
+}
+
+TEST(DpoRecipe, PrefixSharedLayoutGivesTheSameLoss) {
+  model::CausalLM policy = model::load_model(test::fixture("models/qwen2-tiny"));
+  model::CausalLM reference = model::load_model(test::fixture("models/qwen2-tiny"));
+  {
+    at::NoGradGuard g;
+    for (auto& [name, t] : policy.named_parameters())
+      if (name.find("o_proj") != std::string::npos) t.mul_(2.0);
+  }
+  data::TokenizedDataset d = pairs();
+  DpoRecipeOptions concat, shared;
+  shared.batch.layout = data::BatchLayout::PrefixShared;
+  DpoRecipe a(policy, &reference, concat), b(policy, &reference, shared);
+  EXPECT_NEAR(a.step(d, {0, 1, 2}, false).loss.item<double>(), b.step(d, {0, 1, 2}, false).loss.item<double>(), 1e-6);
+}
+
+TEST(DpoRecipe, NoReferenceIsAnError) {
+  model::CausalLM policy = model::load_model(test::fixture("models/llama-tiny"));
+  DpoRecipe recipe(policy, nullptr, {});
+  data::TokenizedDataset d = pairs();
+  EXPECT_ERROR_WITH(recipe.step(d, {0}, false), "no reference model");
+  DpoRecipeOptions wpo;
+  wpo.dpo.use_weighting = true;
+  EXPECT_ERROR_WITH(DpoRecipe(policy, nullptr, wpo), "'use_weighting'");
+}
+
+}  // namespace prefer::train

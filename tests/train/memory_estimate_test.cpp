@@ -1,0 +1,54 @@
+#include "train/memory_estimate.h"
+
+#include "test_util.h"
+
+namespace prefer::train {
+
+// A Qwen2.5-0.5B-sized full fine-tune in bfloat16 with a frozen reference copy: P = 494,032,768,
+// h = 896, i = 4864, L = 24, V = 151,936, 2,048 tokens per micro-batch. By hand:
+//   weights     = P * 2                          =   988,065,536
+//   optimizer   = P * (4 + 4 + 4)                = 5,928,393,216
+//   activations = 2048 * 24 * (8*896 + 4*4864) * 2 = 2048 * 24 * 26,624 * 2 = 2,617,245,696
+//   logits      = 2048 * 151,936 * (2 + 4 + 4)   = 3,111,649,280
+TEST(MemoryEstimate, FullFineTuneByComponent) {
+  MemoryEstimate e = estimate_memory({.parameters = 494032768, .trainable_parameters = 494032768, .weight_bytes = 2,
+                                      .reference_copy = true, .batch_tokens = 2048, .vocab_size = 151936,
+                                      .hidden_size = 896, .intermediate_size = 4864, .num_layers = 24});
+  EXPECT_EQ(e.weights, 988065536u);
+  EXPECT_EQ(e.reference, 988065536u);
+  EXPECT_EQ(e.optimizer, 5928393216u);
+  EXPECT_EQ(e.gradients, 988065536u);
+  EXPECT_EQ(e.activations, 2617245696u);
+  EXPECT_EQ(e.logits, 3111649280u);
+  EXPECT_EQ(e.total(), 988065536u * 3 + 5928393216u + 2617245696u + 3111649280u);
+  EXPECT_NE(e.describe().find("optimizer 5.9 GB"), std::string::npos) << e.describe();
+}
+
+// Gradient checkpointing keeps each layer's input plus one layer: 2048*24*896*2 + 2048*26,624*2 = 197,132,288.
+// LoRA: only the adapter has optimizer state and gradients; no reference copy.
+TEST(MemoryEstimate, CheckpointingAndLora) {
+  MemoryEstimate e = estimate_memory({.parameters = 494032768, .trainable_parameters = 1000000, .weight_bytes = 2,
+                                      .batch_tokens = 2048, .logits_tokens = 128, .vocab_size = 1000,
+                                      .hidden_size = 896, .intermediate_size = 4864, .num_layers = 24,
+                                      .gradient_checkpointing = true});
+  EXPECT_EQ(e.activations, 197132288u);
+  EXPECT_EQ(e.reference, 0u);
+  EXPECT_EQ(e.optimizer, 12000000u);
+  EXPECT_EQ(e.gradients, 2000000u);
+  EXPECT_EQ(e.logits, 128u * 1000 * 10);
+}
+
+// float32 weights need no master copy; the default MLP size is 4 h:
+// activations = 1000 * 64 * (8*64 + 4*256) * 4 = 393,216,000.
+TEST(MemoryEstimate, Float32Defaults) {
+  MemoryEstimate e = estimate_memory({.parameters = 1000, .trainable_parameters = 1000, .weight_bytes = 4,
+                                      .batch_tokens = 1000, .hidden_size = 64, .num_layers = 64});
+  EXPECT_EQ(e.optimizer, 8000u);
+  EXPECT_EQ(e.activations, 393216000u);
+  EXPECT_EQ(e.logits, 0u);
+  EXPECT_ERROR_WITH(estimate_memory({.weight_bytes = 3}), "weight_bytes");
+  EXPECT_ERROR_WITH(estimate_memory({.parameters = 1, .trainable_parameters = 2}), "trainable_parameters");
+  EXPECT_GT(physical_memory_bytes(), 0u);
+}
+
+}  // namespace prefer::train
