@@ -1,5 +1,8 @@
 // prefer's entry point: CLI11 subcommands, one file each. Errors from any layer arrive here as
 // prefer::Error and are printed once; nothing below cli/ exits the process.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/command.h"
@@ -17,6 +20,13 @@ void apply_global_options(const GlobalOptions& g) {
 }  // namespace prefer::cli
 
 int main(int argc, char** argv) {
+  // OpenMP threads that busy-wait make a loaded machine (CI running two tests at once, a second job)
+  // up to ~80x slower. libgomp reads OMP_WAIT_POLICY when it is loaded, before main, so set it and
+  // start again once; a user's own setting is kept.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    ::execv("/proc/self/exe", argv);  // on failure, carry on with the default policy
+  }
   using namespace prefer::cli;
   CLI::App app{"prefer: align open-weight language models with human preferences (SFT, reward models,\n"
                "DPO and its family, PPO), from Hugging Face model folders and JSONL preference data."};
