@@ -262,9 +262,12 @@ DpoRunSummary run_dpo(const Json& o, std::ostream& out) {
   std::optional<train::ReferenceTable> train_table, eval_table;
   if (precompute) {
     fs::path ref_source = ref_dir ? fs::path(*ref_dir) : model_dir;
+    recipe.use_policy_as_reference(!reference.has_value());  // untrained policy = the starting model
     train_table = train::reference_table(recipe, train_set, ref_source, cache_dir, targs.per_device_eval_batch_size);
     out << fmt::format("reference log-probs: {} pairs {}\n", train_set.size(), train_table->from_cache ? "read from the cache" : "computed and cached");
     if (eval_set.size() > 0) eval_table = train::reference_table(recipe, eval_set, ref_source, cache_dir, targs.per_device_eval_batch_size);
+    recipe.use_policy_as_reference(false);
+    recipe.set_reference_model(nullptr);
     reference.reset();  // the reference weights are no longer needed
   }
 

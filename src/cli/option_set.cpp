@@ -32,6 +32,10 @@ void OptionSet::register_cli(CLI::App* cmd) {
       case OptType::Float: o->type_name("FLOAT"); break;
       case OptType::String: o->type_name("TEXT"); break;
     }
+    // Given twice, the last one counts (argparse's rule, which HfArgumentParser users expect).
+    if (s.type != OptType::StringList && s.type != OptType::FloatList) {
+      o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
     cli_[s.name] = o;
   }
 }
@@ -128,8 +132,8 @@ Json OptionSet::convert_strings(const OptSpec& spec, const std::vector<std::stri
     for (const auto& r : raw) arr.push_back(r);
     return convert(spec, arr, ctx);
   }
-  if (raw.size() != 1) throw Error("expects one value", ctx);
-  return convert(spec, Json(raw[0]), ctx);
+  if (raw.empty()) throw Error("expects a value", ctx);
+  return convert(spec, Json(raw.back()), ctx);  // given twice: the last one counts
 }
 
 Json OptionSet::resolve(const Json& yaml, const std::string& yaml_file) const {

@@ -34,7 +34,7 @@ std::pair<at::Tensor, at::Tensor> DpoRecipe::live_reference(const data::Batch& b
   if (reference_ != nullptr) {
     s = sequence_logps(*reference_, batch, opt_.chunk_tokens);
   } else {
-    if (!model::has_lora(policy_))
+    if (!model::has_lora(policy_) && !policy_is_reference_)
       throw Error("no reference model: full fine-tuning needs a frozen copy or --ref_model (or precompute_ref_log_probs)");
     model::AdaptersDisabled off(policy_);
     bool was_training = policy_.mode().training;

@@ -51,6 +51,11 @@ class DpoRecipe {
   void set_reference_table(at::Tensor chosen, at::Tensor rejected);
   void clear_reference_table() { table_chosen_ = at::Tensor(); table_rejected_ = at::Tensor(); }
   ReferenceKind reference_kind() const;
+  // precompute_ref_log_probs without a reference model: before the first update the policy itself is
+  // the reference (TRL does the same). Only for the precompute pass; switch it off before training.
+  void use_policy_as_reference(bool on) { policy_is_reference_ = on; }
+  // Replaces (or drops, with nullptr) the separate reference model.
+  void set_reference_model(model::CausalLM* reference) { reference_ = reference; }
   const DpoRecipeOptions& options() const { return opt_; }
   objectives::DpoState& state() { return state_; }
 
@@ -62,6 +67,7 @@ class DpoRecipe {
   DpoRecipeOptions opt_;
   objectives::DpoState state_;
   at::Tensor table_chosen_, table_rejected_;
+  bool policy_is_reference_ = false;
 };
 
 }  // namespace prefer::train

@@ -28,6 +28,7 @@ void TrainerArgs::validate() const {
   auto fail = [](const char* field, const std::string& msg) { throw Error(msg, {.field = field}); };
   if (output_dir.empty()) fail("output_dir", "is required");
   if (!(learning_rate >= 0)) fail("learning_rate", "must be >= 0 (0 runs without changing the model)");
+  if (!(learning_rate <= 10)) fail("learning_rate", "must be at most 10 (DPO uses about 1e-6 to 1e-4)");
   if (num_train_epochs <= 0 && max_steps <= 0) fail("num_train_epochs", "must be > 0 (or set max_steps)");
   if (max_steps == 0 || max_steps < -1) fail("max_steps", "must be a positive number of steps, or -1 to use num_train_epochs");
   if (per_device_train_batch_size < 1) fail("per_device_train_batch_size", "must be >= 1");

@@ -8,7 +8,10 @@
 
 #include "cli/cli_run.h"
 #include "test_util.h"
+#include "io/safetensors.h"
 #include "util/json.h"
+
+#include <limits>
 
 namespace prefer {
 namespace fs = std::filesystem;
@@ -113,6 +116,59 @@ TEST(DpoE2E, KilledRunResumesToTheSameMetrics) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_EQ(metrics(run), metrics(tmp / "whole"));
   EXPECT_TRUE(fs::exists(run / "final" / "adapter_model.safetensors"));
+}
+
+}  // namespace prefer
+
+namespace prefer {
+
+TEST(DpoE2E, NonFiniteLossStopsWithTheExampleLines) {
+  // A model folder whose final norm holds a NaN: the first loss is NaN.
+  test::TempDir tmp;
+  write_prefs(tmp / "p.jsonl", 8);
+  fs::copy(test::fixture("models/llama-tiny"), tmp / "m", fs::copy_options::recursive);
+  {
+    io::SafetensorsFile st(tmp / "m" / "model.safetensors");
+    uint64_t header = 0;
+    std::ifstream in(tmp / "m" / "model.safetensors", std::ios::binary);
+    in.read(reinterpret_cast<char*>(&header), 8);
+    uint64_t at = 8 + header + st.find("model.norm.weight")->begin;
+    std::fstream f(tmp / "m" / "model.safetensors", std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(at));
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    f.write(reinterpret_cast<const char*>(&nan), 4);
+  }
+  auto r = test::run_prefer("dpo --threads 1 --model " + (tmp / "m").string() + " --data " + (tmp / "p.jsonl").string() +
+                            " --cache_dir " + (tmp / "cache").string() + " --use_peft --max_steps 3 --per_device_train_batch_size 4"
+                            " --output_dir " + (tmp / "run").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("the loss became NaN at step 1"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(tmp / "run" / "nonfinite_batch.json"));
+  Json bad = read_json_file(tmp / "run" / "nonfinite_batch.json");
+  EXPECT_EQ(bad["lines"].size(), 4u);
+  EXPECT_FALSE(fs::exists(tmp / "run" / "final"));
+}
+
+TEST(DpoE2E, PrecomputedReferenceGivesTheSameRunAsTheLiveOne) {
+  // Full fine-tuning: a live frozen copy as the reference, or its log-probs computed once and cached.
+  test::TempDir tmp;
+  write_prefs(tmp / "p.jsonl", 8);
+  const std::string full = " --threads 1 --model " + test::fixture("models/llama-tiny").string() + " --data " + (tmp / "p.jsonl").string() +
+                           " --cache_dir " + (tmp / "cache").string() + " --per_device_train_batch_size 4 --learning_rate 1e-4"
+                           " --logging_steps 1 --max_steps 3";
+  auto live = test::run_prefer("dpo" + full + " --output_dir " + (tmp / "live").string());
+  ASSERT_EQ(live.exit_code, 0) << live.output;
+  auto cached = test::run_prefer("dpo" + full + " --precompute_ref_log_probs --output_dir " + (tmp / "cached").string());
+  ASSERT_EQ(cached.exit_code, 0) << cached.output;
+  EXPECT_NE(cached.output.find("computed and cached"), std::string::npos) << cached.output;
+  auto again = test::run_prefer("dpo" + full + " --precompute_ref_log_probs --output_dir " + (tmp / "again").string());
+  EXPECT_NE(again.output.find("read from the cache"), std::string::npos) << again.output;
+  auto a = read_jsonl_file(tmp / "live" / "metrics.jsonl"), b = read_jsonl_file(tmp / "cached" / "metrics.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    for (const char* k : {"loss", "rewards/margins", "rewards/chosen", "logps/rejected"})
+      EXPECT_NEAR(a[i].value[k].get<double>(), b[i].value[k].get<double>(), 1e-6) << k << " at row " << i;
+  EXPECT_TRUE(fs::exists(tmp / "cached" / "final" / "model.safetensors"));
 }
 
 }  // namespace prefer
