@@ -24,3 +24,16 @@ inline std::vector<std::vector<int64_t>> fixture_int_matrix(const std::string& r
 }
 
 }  // namespace prefer::test
+
+namespace prefer::test {
+
+// An F64 tensor's values, flattened.
+inline std::vector<double> fixture_doubles(const std::string& rel, const std::string& name) {
+  io::SafetensorsFile f(fixture(rel));
+  io::TensorView v = f.view(name);
+  std::vector<double> out(static_cast<size_t>(v.info->numel()));
+  std::memcpy(out.data(), v.data, v.nbytes);
+  return out;
+}
+
+}  // namespace prefer::test

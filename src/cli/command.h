@@ -28,5 +28,6 @@ void add_data_command(CLI::App& app, GlobalOptions& g);
 void add_tokenize_command(CLI::App& app, GlobalOptions& g);
 void add_dpo_command(CLI::App& app, GlobalOptions& g);
 void add_generate_command(CLI::App& app, GlobalOptions& g);
+void add_logprobs_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace prefer::cli

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   add_tokenize_command(app, g);
   add_dpo_command(app, g);
   add_generate_command(app, g);
+  add_logprobs_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 #include "model/causal_lm.h"
 #include "model/loader.h"
 #include "model/scorer.h"
+#include "pairs_fixture.h"
 #include "test_util.h"
 
 namespace prefer::data {
@@ -13,14 +14,7 @@ namespace {
 
 TokenizedDataset pairs() {
   TokenizedDataset d;
-  auto add = [&](std::vector<int32_t> p, std::vector<int32_t> c, std::vector<int32_t> r) {
-    TokenizedExample ex;
-    ex.paired = true;
-    ex.prompt_ids = std::move(p);
-    ex.chosen.completion_ids = std::move(c);
-    ex.rejected.completion_ids = std::move(r);
-    d.add(ex);
-  };
+  auto add = [&](std::vector<int32_t> p, std::vector<int32_t> c, std::vector<int32_t> r) { test::add_pair(d, p, c, r); };
   add({1, 290, 302}, {281, 273, 286, 121}, {51, 4});
   add({1, 77, 110, 265, 266}, {37}, {38, 39, 40, 41, 42, 4});
   return d;

@@ -6,6 +6,7 @@
 
 #include "model/loader.h"
 #include "model/lora.h"
+#include "pairs_fixture.h"
 #include "test_util.h"
 #include "train/dpo_recipe.h"
 
@@ -16,15 +17,7 @@ namespace {
 data::TokenizedDataset pairs(int copies) {
   data::TokenizedDataset d;
   for (int k = 0; k < copies; ++k) {
-    auto add = [&](std::vector<int32_t> p, std::vector<int32_t> c, std::vector<int32_t> r) {
-      data::TokenizedExample ex;
-      ex.paired = true;
-      ex.line = static_cast<int64_t>(d.size()) + 1;
-      ex.prompt_ids = std::move(p);
-      ex.chosen.completion_ids = std::move(c);
-      ex.rejected.completion_ids = std::move(r);
-      d.add(ex);
-    };
+    auto add = [&](std::vector<int32_t> p, std::vector<int32_t> c, std::vector<int32_t> r) { test::add_pair(d, p, c, r); };
     add({1, 290, 302}, {281, 273, 286, 121, 4}, {51, 60, 70, 80, 4});
     add({1, 77, 110, 265, 266}, {37, 4}, {38, 39, 40, 41, 42, 4});
     add({1, 5, 6}, {7, 8, 4}, {9, 10, 11, 4});
