@@ -1,0 +1,669 @@
+// prefer's DPO training step against an eager PyTorch step that computes what TRL v1.x's DPOTrainer
+// computes (bench/baseline/trl_dpo_step.py), on the same machine, in one invocation, with the same thread
+// count, the same model folder and the same tokenized batch.
+//
+// For every (model, mode, precision) asked for, the baseline runs once (a python3 child process) and each
+// prefer variant runs in its own forked child, so each side's peak RSS (VmHWM of the process, from
+// /proc/self/status, against the baseline's getrusage ru_maxrss) is its own. Steps 1.. run on the same
+// batch: step 1 is the warm-up and the equality check (loss ln 2 with reference = policy), step 2's loss
+// and rewards are the non-trivial check (after one identical AdamW step), steps 2..K are timed. Then,
+// optionally, one epoch over --epoch_pairs pairs (batches of --pairs), including the precompute pass of
+// the precomputed-reference variants.
+//
+// prefer variants (each adds one option to "naive", which computes what the baseline computes):
+//   naive          concatenated rows, live reference, full [R, T, V] logits and a log-sum-exp over every
+//                  position (written here with prefer's model), no length grouping
+//   precompute     + reference log-probs computed once before training (a table), no reference forward
+//   chunked        + LM head on completion positions only, chunk_tokens rows at a time (model/scorer.h)
+//   grouped        + length-grouped batches (changes only the epoch: less padding)
+//   prefix_shared  + prefix-shared rows (each prompt once; rejected restarts its positions after it)
+//   default        prefer dpo's defaults today: concatenated, live reference, chunked (1024), grouped
+//   all            every option above
+// The prefer step mirrors train::DpoRecipe::step (same calls: data::make_batch, model forward,
+// chunked_token_logprobs with stats, objectives::dpo_loss), split so each phase can be timed: reference,
+// forward, LM head + loss, LM-head backward, body backward, optimizer (clip_grad_norm + AdamW). The
+// first step's loss is also computed through DpoRecipe::step itself (no-grad) and printed as a check.
+//
+// Usage: bench_dpo_step [--model tiny|135m] [--mode lora|full|both] [--precision fp32|bf16|both]
+//          [--variants naive,precompute,chunked,grouped,prefix_shared,default,all] [--pairs 4]
+//          [--prompt_len 256] [--completion_min 128] [--completion_max 256] [--steps 3]
+//          [--epoch_pairs 64] (0: no epoch) [--threads 0] [--chunk_tokens 1024] [--no_baseline]
+//          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
+#include <ATen/ATen.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/batch.h"
+#include "data/sampler.h"
+#include "data/tokenized_dataset.h"
+#include "io/hf_config.h"
+#include "model/causal_lm.h"
+#include "model/loader.h"
+#include "model/lora.h"
+#include "model/runtime.h"
+#include "model/save.h"
+#include "model/scorer.h"
+#include "objectives/dpo.h"
+#include "train/dpo_recipe.h"
+#include "train/grad_clip.h"
+#include "train/optimizer.h"
+#include "train/sequence_logps.h"
+#include "util/json.h"
+#include "util/timer.h"
+
+namespace fs = std::filesystem;
+using namespace prefer;
+
+namespace {
+
+struct Args {
+  std::string model = "tiny";
+  std::string mode = "both";
+  std::string precision = "both";
+  std::string variants = "naive,precompute,chunked,grouped,prefix_shared,default,all";
+  int64_t pairs = 4, prompt_len = 256, completion_min = 128, completion_max = 256, steps = 3, epoch_pairs = 64;
+  int threads = 0;
+  int64_t chunk_tokens = 1024;
+  bool baseline = true;
+  std::string python;
+  double lr_full = 1e-5, lr_lora = 1e-4;
+};
+
+int64_t status_kb(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + std::string(key).size());
+  return -1;
+}
+
+// ------------------------------------------------------------------------------------------ results
+constexpr int kMaxSteps = 16;
+struct Result {
+  bool ok = false;
+  char error[256] = {};
+  double loss[kMaxSteps] = {}, rew_c[kMaxSteps] = {}, rew_r[kMaxSteps] = {};
+  int steps = 0;
+  double recipe_loss = NAN;  // DpoRecipe::step (no grad) on the step batch before training
+  double step_s = 0;         // mean of the timed steps (2..K)
+  double ph_ref = 0, ph_fwd = 0, ph_head = 0, ph_head_bwd = 0, ph_bwd = 0, ph_opt = 0;  // per timed step
+  double epoch_s = NAN, precompute_s = 0;
+  int64_t epoch_steps = 0;
+  double peak_mb = 0, start_mb = 0;
+  int64_t params = 0, trainable = 0;
+  double padding = 0;
+};
+
+template <class F>
+Result in_child(F&& f) {
+  int fds[2];
+  if (pipe(fds) != 0) std::abort();
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    Result r;
+    {
+      std::ofstream clear("/proc/self/clear_refs");
+      clear << "5";
+    }
+    r.start_mb = double(status_kb("VmRSS:")) / 1024.0;
+    try {
+      f(r);
+      r.ok = true;
+    } catch (const std::exception& e) {
+      std::snprintf(r.error, sizeof r.error, "%s", e.what());
+    }
+    r.peak_mb = double(status_kb("VmHWM:")) / 1024.0;
+    if (write(fds[1], &r, sizeof r) != sizeof r) std::_Exit(2);
+    std::_Exit(0);
+  }
+  close(fds[1]);
+  Result r;
+  ssize_t n = read(fds[0], &r, sizeof r);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (n != sizeof r) {
+    r = Result{};
+    std::snprintf(r.error, sizeof r.error, "child died (status %d; out of memory?)", status);
+  }
+  return r;
+}
+
+// ------------------------------------------------------------------------------------------ inputs
+struct Inputs {
+  fs::path model_dir, adapter_dir, batch_file;
+  data::TokenizedDataset ds;
+  std::vector<size_t> step_batch;
+  std::vector<std::vector<size_t>> epoch_plain, epoch_grouped;
+  int64_t vocab = 0;
+  int64_t step_tokens = 0;  // real tokens of the step batch in the concatenated layout (prompt counted twice)
+};
+
+int64_t pair_tokens(const data::TokenizedDataset& ds, size_t i) {
+  const auto& r = ds.row(i);
+  return 2 * r.prompt_len + r.chosen_len + r.rejected_len;
+}
+
+void make_data(Inputs& in, const Args& a) {
+  const int64_t n = std::max(a.pairs, a.epoch_pairs);
+  data::SplitMix64 rng(1234);
+  auto ids = [&](int64_t len) {
+    std::vector<int32_t> v(static_cast<size_t>(len));
+    for (auto& t : v) t = static_cast<int32_t>(3 + rng.below(static_cast<uint64_t>(in.vocab - 3)));
+    return v;
+  };
+  auto clen = [&] { return a.completion_min + int64_t(rng.below(uint64_t(a.completion_max - a.completion_min + 1))); };
+  Json pairs = Json::array();
+  for (int64_t i = 0; i < n; ++i) {
+    data::TokenizedExample ex;
+    ex.line = i + 1;
+    ex.paired = true;
+    ex.prompt_ids = ids(a.prompt_len);
+    ex.chosen.completion_ids = ids(clen());
+    ex.rejected.completion_ids = ids(clen());
+    in.ds.add(ex);
+    pairs.push_back({{"prompt_ids", ex.prompt_ids}, {"chosen_ids", ex.chosen.completion_ids}, {"rejected_ids", ex.rejected.completion_ids}});
+  }
+  for (int64_t i = 0; i < a.pairs; ++i) in.step_batch.push_back(size_t(i));
+  for (size_t i : in.step_batch) in.step_tokens += pair_tokens(in.ds, i);
+  Json j;
+  j["pairs"] = pairs;
+  j["step_batch"] = in.step_batch;
+  if (a.epoch_pairs > 0) {
+    data::TokenizedDataset sub = in.ds.select([&] {
+      std::vector<size_t> v;
+      for (int64_t i = 0; i < a.epoch_pairs; ++i) v.push_back(size_t(i));
+      return v;
+    }());
+    data::SamplerOptions so{.batch_size = a.pairs, .shuffle = true, .group_by_length = false, .seed = 42};
+    in.epoch_plain = data::epoch_batches(sub, so, 0);
+    so.group_by_length = true;
+    in.epoch_grouped = data::epoch_batches(sub, so, 0);
+    j["epoch_batches"] = in.epoch_plain;  // the baseline: transformers' default (group_by_length false)
+  }
+  std::ofstream(in.batch_file) << j.dump();
+}
+
+io::ModelConfig config_135m() {
+  // SmolLM-135M's shape (HuggingFaceTB/SmolLM-135M config.json).
+  Json j = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 576},
+            {"intermediate_size", 1536}, {"num_hidden_layers", 30}, {"num_attention_heads", 9},
+            {"num_key_value_heads", 3}, {"vocab_size", 49152}, {"max_position_embeddings", 2048},
+            {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"tie_word_embeddings", true},
+            {"hidden_act", "silu"}, {"attention_bias", false}, {"mlp_bias", false}, {"bos_token_id", 1},
+            {"eos_token_id", 2}, {"initializer_range", 0.02}, {"torch_dtype", "float32"}};
+  return io::parse_model_config(j);
+}
+
+model::LoraConfig lora_config() {
+  model::LoraConfig c;
+  c.r = 16;
+  c.lora_alpha = 32;
+  c.lora_dropout = 0;  // dropout off on both sides, so the two steps are the same computation
+  c.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj"};
+  return c;
+}
+
+// ------------------------------------------------------------------------------------------ variants
+struct Variant {
+  std::string name;
+  bool precompute = false, chunked = false, grouped = false, prefix = false;
+};
+
+Variant variant(const std::string& n) {
+  Variant v{n};
+  if (n == "precompute") v.precompute = true;
+  else if (n == "chunked") v.chunked = true;
+  else if (n == "grouped") v.grouped = true;
+  else if (n == "prefix_shared") v.prefix = true;
+  else if (n == "default") v.chunked = v.grouped = true;
+  else if (n == "all") v.precompute = v.chunked = v.grouped = v.prefix = true;
+  else if (n != "naive") throw std::runtime_error("unknown variant " + n);
+  return v;
+}
+
+// log p(target) for the scored tokens, the naive way: full [R, T, V] logits, a log-sum-exp over every
+// position in float32, then the scored entries (what the baseline's selective_log_softmax computes).
+at::Tensor naive_token_logps(const model::CausalLM& m, const at::Tensor& hidden, const data::Batch& b, at::Tensor* mean_logit) {
+  at::Tensor logits = m.logits(hidden);
+  at::Tensor flat = logits.reshape({-1, logits.size(-1)});
+  at::Tensor lse = at::logsumexp(flat.to(at::kFloat), -1);
+  at::Tensor rows = flat.index_select(0, b.score_source);
+  at::Tensor sel = rows.gather(1, b.score_target.unsqueeze(1)).squeeze(1).to(at::kFloat);
+  if (mean_logit) {
+    at::NoGradGuard g;
+    *mean_logit = rows.to(at::kFloat).mean(-1);
+  }
+  return sel - lse.index_select(0, b.score_source);
+}
+
+struct Prefer {
+  const Args& a;
+  const Inputs& in;
+  Variant v;
+  bool lora, bf16;
+  std::optional<model::CausalLM> policy, reference;
+  std::vector<at::Tensor> params;
+  std::optional<train::AdamW> adam;
+  data::BatchOptions bopt;
+  objectives::DpoConfig dpo;
+  objectives::DpoState state;
+  at::Tensor table_c, table_r;
+  double lr = 0;
+
+  Prefer(const Args& a_, const Inputs& in_, Variant v_, bool lora_, bool bf16_) : a(a_), in(in_), v(std::move(v_)), lora(lora_), bf16(bf16_) {
+    model::LoadOptions lo;
+    lo.dtype = bf16 ? at::kBFloat16 : at::kFloat;
+    policy.emplace(model::load_model(in.model_dir, lo));
+    if (lora) {
+      policy->set_requires_grad(false);
+      model::add_lora(*policy, lora_config(), 0);
+      for (auto& [n, t] : model::lora_parameters(*policy, lora_config())) params.push_back(t);
+      lr = a.lr_lora;
+    } else {
+      policy->set_requires_grad(true);
+      for (auto& [n, t] : policy->named_parameters()) params.push_back(t);
+      if (!v.precompute) {  // a frozen copy of the starting policy, as TRL
+        reference.emplace(model::load_model(in.model_dir, lo));
+        reference->set_requires_grad(false);
+      }
+      lr = a.lr_full;
+    }
+    adam.emplace(params);
+    bopt.layout = v.prefix ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
+  }
+  int64_t chunk() const { return v.chunked ? a.chunk_tokens : int64_t(1) << 40; }
+
+  // Reference sums for a batch, live (adapters off, or the frozen copy; before any step, the policy
+  // itself for a full fine-tuning table).
+  std::pair<at::Tensor, at::Tensor> live_ref(const data::Batch& b) {
+    at::NoGradGuard ng;
+    const model::CausalLM& m = reference ? *reference : *policy;
+    std::optional<model::AdaptersDisabled> off;
+    if (lora) off.emplace(*policy);
+    bool was = policy->mode().training;
+    policy->set_training(false);
+    at::Tensor sum;
+    if (v.chunked) {
+      sum = train::sequence_logps(m, b, chunk()).sum;
+    } else {
+      at::Tensor h = m.forward(b.ids, b.positions, b.layout);
+      at::Tensor tok = naive_token_logps(m, h, b, nullptr);
+      sum = at::zeros({b.sequences}, tok.options()).index_add(0, b.score_sequence, tok);
+    }
+    policy->set_training(was);
+    return {sum.slice(0, 0, b.pairs).to(at::kDouble), sum.slice(0, b.pairs, 2 * b.pairs).to(at::kDouble)};
+  }
+
+  void precompute(const std::vector<std::vector<size_t>>& batches) {
+    table_c = at::zeros({int64_t(in.ds.size())}, at::kDouble);
+    table_r = at::zeros({int64_t(in.ds.size())}, at::kDouble);
+    for (const auto& ex : batches) {
+      auto [c, r] = live_ref(data::make_batch(in.ds, ex, bopt));
+      for (size_t k = 0; k < ex.size(); ++k) {
+        table_c[int64_t(ex[k])] = c[int64_t(k)];
+        table_r[int64_t(ex[k])] = r[int64_t(k)];
+      }
+    }
+  }
+
+  // DpoRecipe::step itself, without gradient, for the check.
+  double recipe_loss() {
+    train::DpoRecipeOptions ro;
+    ro.dpo = dpo;
+    ro.batch = bopt;
+    ro.chunk_tokens = chunk();
+    train::DpoRecipe recipe(*policy, reference ? &*reference : nullptr, ro);
+    if (v.precompute) recipe.set_reference_table(table_c, table_r);
+    return recipe.step(in.ds, in.step_batch, false).loss.item<double>();
+  }
+
+  struct Out {
+    double loss, rc, rr;
+  };
+  Out step(const std::vector<size_t>& ex, Result* ph) {
+    Stopwatch sw;
+    auto lap = [&](double* slot) {
+      if (ph) *slot += sw.seconds();
+      sw.reset();
+    };
+    data::Batch b = data::make_batch(in.ds, ex, bopt);
+    const int64_t B = b.pairs;
+    at::Tensor ref_c, ref_r;
+    if (v.precompute) {
+      std::vector<int64_t> idx(ex.begin(), ex.end());
+      at::Tensor i = at::tensor(at::ArrayRef<int64_t>(idx), at::kLong);
+      ref_c = table_c.index_select(0, i);
+      ref_r = table_r.index_select(0, i);
+    } else {
+      std::tie(ref_c, ref_r) = live_ref(b);
+    }
+    lap(ph ? &ph->ph_ref : nullptr);
+    policy->set_training(true);
+    at::Tensor hidden = policy->forward(b.ids, b.positions, b.layout);
+    lap(ph ? &ph->ph_fwd : nullptr);
+    at::Tensor hd = hidden.detach().requires_grad_(true);
+    at::Tensor tok, entropy, mean_logit;
+    if (v.chunked) {
+      at::Tensor h = hd.reshape({-1, hd.size(-1)}).index_select(0, b.score_source);
+      tok = model::chunked_token_logprobs(h, policy->lm_head_weight(), b.score_target, chunk(), &entropy, &mean_logit);
+    } else {
+      tok = naive_token_logps(*policy, hd, b, &mean_logit);
+    }
+    at::Tensor sum = at::zeros({b.sequences}, tok.options()).index_add(0, b.score_sequence, tok).to(at::kDouble);
+    at::Tensor count = at::zeros({b.sequences}, at::kLong).index_add(0, b.score_sequence, at::ones_like(b.score_sequence));
+    objectives::DpoInputs di;
+    di.policy_chosen_logps = sum.slice(0, 0, B);
+    di.policy_rejected_logps = sum.slice(0, B, 2 * B);
+    di.reference_chosen_logps = ref_c;
+    di.reference_rejected_logps = ref_r;
+    at::Tensor cnt = count.clamp_min(1).to(at::kDouble);
+    di.chosen_lengths = cnt.slice(0, 0, B);
+    di.rejected_lengths = cnt.slice(0, B, 2 * B);
+    objectives::DpoOutput d = objectives::dpo_loss(di, dpo, &state);
+    {  // logits/chosen, logits/rejected as the recipe reports them
+      at::Tensor chosen_tok = b.score_sequence.lt(B).to(at::kDouble);
+      at::Tensor ml = mean_logit.to(at::kDouble);
+      (void)((ml * chosen_tok).sum() / chosen_tok.sum().clamp_min(1)).item<double>();
+    }
+    Out o{d.loss.item<double>(), objectives::metric_value(d.metrics, "rewards/chosen"),
+          objectives::metric_value(d.metrics, "rewards/rejected")};
+    lap(ph ? &ph->ph_head : nullptr);
+    d.loss.backward();
+    lap(ph ? &ph->ph_head_bwd : nullptr);
+    hidden.backward(hd.grad());
+    lap(ph ? &ph->ph_bwd : nullptr);
+    train::clip_grad_norm(params, 1.0).item<double>();
+    adam->step(lr);
+    adam->zero_grad();
+    lap(ph ? &ph->ph_opt : nullptr);
+    return o;
+  }
+};
+
+Result run_prefer(const Args& a, const Inputs& in, const Variant& v, bool lora, bool bf16) {
+  return in_child([&](Result& r) {
+    model::set_num_threads(a.threads);
+    at::manual_seed(0);
+    Prefer p(a, in, v, lora, bf16);
+    for (auto& [n, t] : p.policy->named_parameters()) r.params += t.numel();
+    for (auto& t : p.params) r.trainable += t.numel();
+    r.padding = data::make_batch(in.ds, in.step_batch, p.bopt).padding_fraction();
+    if (v.precompute) p.precompute({in.step_batch});
+    r.recipe_loss = p.recipe_loss();
+    const int K = int(std::min<int64_t>(a.steps, kMaxSteps));
+    double timed = 0;
+    Result ph;
+    for (int s = 0; s < K; ++s) {
+      Stopwatch sw;
+      auto o = p.step(in.step_batch, s > 0 ? &ph : nullptr);
+      if (s > 0) timed += sw.seconds();
+      r.loss[s] = o.loss;
+      r.rew_c[s] = o.rc;
+      r.rew_r[s] = o.rr;
+    }
+    r.steps = K;
+    const double n = std::max(1, K - 1);
+    r.step_s = timed / n;
+    r.ph_ref = ph.ph_ref / n, r.ph_fwd = ph.ph_fwd / n, r.ph_head = ph.ph_head / n;
+    r.ph_head_bwd = ph.ph_head_bwd / n, r.ph_bwd = ph.ph_bwd / n, r.ph_opt = ph.ph_opt / n;
+    if (a.epoch_pairs > 0) {
+      const auto& batches = v.grouped ? in.epoch_grouped : in.epoch_plain;
+      Stopwatch sw;
+      if (v.precompute) {
+        // The precompute pass is part of the epoch. It needs the reference = the starting weights, so a
+        // fresh policy is loaded for it (a run would do this before its first step).
+        Prefer fresh(a, in, v, lora, bf16);
+        fresh.precompute(batches);
+        p.table_c = fresh.table_c;
+        p.table_r = fresh.table_r;
+        r.precompute_s = sw.seconds();
+      }
+      for (const auto& b : batches) p.step(b, nullptr);
+      r.epoch_s = sw.seconds();
+      r.epoch_steps = int64_t(batches.size());
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------------------ baseline
+struct Baseline {
+  bool ok = false;
+  std::string error;
+  std::vector<double> loss, rew_c, rew_r, step_s;
+  double step_mean = 0, epoch_s = NAN, peak_mb = 0, start_mb = 0;
+};
+
+Baseline run_baseline(const Args& a, const Inputs& in, bool lora, bool bf16) {
+  Baseline b;
+  const int threads = a.threads > 0 ? a.threads : int(sysconf(_SC_NPROCESSORS_ONLN));
+  std::ostringstream cmd;
+  cmd << a.python << " " << PREFER_SOURCE_DIR << "/bench/baseline/trl_dpo_step.py --model " << in.model_dir << " --batch "
+      << in.batch_file << " --threads " << threads << " --precision " << (bf16 ? "bf16" : "fp32") << " --mode "
+      << (lora ? "lora" : "full") << " --steps " << a.steps << " --lora_r 16 --lora_alpha 32 --lr "
+      << (lora ? a.lr_lora : a.lr_full) << (lora ? " --adapter " + in.adapter_dir.string() : std::string())
+      << (a.epoch_pairs > 0 ? " --epoch" : "") << " 2>&1";
+  FILE* p = popen(cmd.str().c_str(), "r");
+  std::string out, last;
+  char buf[4096];
+  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+  int rc = p ? pclose(p) : -1;
+  std::istringstream ls(out);
+  for (std::string line; std::getline(ls, line);)
+    if (!line.empty() && line[0] == '{') last = line;
+  if (rc != 0 || last.empty()) {
+    b.error = "baseline failed (rc " + std::to_string(rc) + "): " + out.substr(out.size() > 600 ? out.size() - 600 : 0);
+    return b;
+  }
+  Json j = Json::parse(last);
+  for (const auto& s : j["steps"]) {
+    b.loss.push_back(s["loss"].get<double>());
+    b.rew_c.push_back(s["rewards_chosen"].get<double>());
+    b.rew_r.push_back(s["rewards_rejected"].get<double>());
+  }
+  for (const auto& s : j["step_seconds"]) b.step_s.push_back(s.get<double>());
+  double t = 0;
+  for (size_t i = 1; i < b.step_s.size(); ++i) t += b.step_s[i];
+  b.step_mean = b.step_s.size() > 1 ? t / double(b.step_s.size() - 1) : b.step_s.at(0);
+  if (j.contains("epoch_seconds")) b.epoch_s = j["epoch_seconds"].get<double>();
+  b.peak_mb = j["peak_rss_mb"].get<double>();
+  b.start_mb = j["rss_start_mb"].get<double>();
+  b.ok = true;
+  return b;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> v;
+  std::stringstream ss(s);
+  for (std::string x; std::getline(ss, x, ',');)
+    if (!x.empty()) v.push_back(x);
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error("missing value for " + k);
+      return argv[++i];
+    };
+    if (k == "--model") a.model = val();
+    else if (k == "--mode") a.mode = val();
+    else if (k == "--precision") a.precision = val();
+    else if (k == "--variants") a.variants = val();
+    else if (k == "--pairs") a.pairs = std::stoll(val());
+    else if (k == "--prompt_len") a.prompt_len = std::stoll(val());
+    else if (k == "--completion_min") a.completion_min = std::stoll(val());
+    else if (k == "--completion_max") a.completion_max = std::stoll(val());
+    else if (k == "--steps") a.steps = std::stoll(val());
+    else if (k == "--epoch_pairs") a.epoch_pairs = std::stoll(val());
+    else if (k == "--threads") a.threads = std::stoi(val());
+    else if (k == "--chunk_tokens") a.chunk_tokens = std::stoll(val());
+    else if (k == "--no_baseline") a.baseline = false;
+    else if (k == "--python") a.python = val();
+    else if (k == "--lr_full") a.lr_full = std::stod(val());
+    else if (k == "--lr_lora") a.lr_lora = std::stod(val());
+    else {
+      std::fprintf(stderr, "unknown flag %s (see the comment at the top of bench/dpo_step.cpp)\n", k.c_str());
+      return 2;
+    }
+  }
+  if (a.steps < 2) a.steps = 2;
+  if (a.python.empty()) a.python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  if (a.baseline && std::system((a.python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) {
+    std::fprintf(stderr,
+                 "the baseline needs PyTorch for %s: install Debian's package with `apt-get install -y python3-torch` "
+                 "(or pass --no_baseline)\n", a.python.c_str());
+    return 1;
+  }
+  const int threads = a.threads > 0 ? a.threads : int(sysconf(_SC_NPROCESSORS_ONLN));
+  a.threads = threads;
+
+  Inputs in;
+  fs::path tmp = fs::temp_directory_path() / ("prefer_bench_dpo_" + std::to_string(getpid()));
+  fs::create_directories(tmp);
+  in.batch_file = tmp / "batch.json";
+  in.adapter_dir = tmp / "adapter";
+  std::string model_name;
+  // Model folder (and the initial LoRA adapter, so both sides start from the same A and B = 0).
+  in.model_dir = a.model == "tiny" ? fs::path(PREFER_FIXTURE_DIR) / "models/llama-tiny" : tmp / "model";
+  Result prep = in_child([&](Result& r) {
+    model::set_num_threads(threads);
+    if (a.model != "tiny") {
+      io::ModelConfig c = config_135m();
+      model::CausalLM m(c);
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+      at::NoGradGuard g;
+      for (auto& [n, t] : m.named_parameters()) {
+        if (n.find("norm") != std::string::npos) t.fill_(1.0);
+        else t.normal_(0.0, 0.02, gen);
+      }
+      model::save_pretrained(m, in.model_dir, {.dtype = at::kFloat});
+    }
+    model::CausalLM m = model::load_model(in.model_dir);
+    model::add_lora(m, lora_config(), 0);
+    model::save_adapter(m, lora_config(), in.adapter_dir);
+    r.params = 0;
+    for (auto& [n, t] : m.named_parameters()) r.params += t.numel();
+    r.trainable = m.config().vocab_size;
+  });
+  if (!prep.ok) {
+    std::fprintf(stderr, "preparing the model failed: %s\n", prep.error);
+    return 1;
+  }
+  in.vocab = prep.trainable;
+  make_data(in, a);
+
+  // GEMM roofline of this machine, this run: 2048^3 products, best of 3 after a warm-up.
+  double roof[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    Result g = in_child([&](Result& r) {
+      model::set_num_threads(threads);
+      const int64_t n = 2048;
+      auto dt = k == 0 ? at::kFloat : at::kBFloat16;
+      at::Tensor x = at::randn({n, n}).to(dt), y = at::randn({n, n}).to(dt);
+      at::matmul(x, y);
+      double best = 1e30;
+      for (int i = 0; i < 3; ++i) {
+        Stopwatch sw;
+        at::Tensor z = at::matmul(x, y);
+        best = std::min(best, sw.seconds());
+      }
+      r.step_s = 2.0 * double(n * n * n) / best;
+    });
+    roof[k] = g.step_s;
+  }
+
+  std::printf("DPO step: prefer against an eager PyTorch TRL-style step (bench/baseline/trl_dpo_step.py)\n");
+  std::printf("LibTorch %s, %d threads on both sides; model %s (%.1fM parameters), %lld pairs/step, prompt %lld, "
+              "completions %lld-%lld tokens, %lld real tokens/step (concatenated count), %lld steps (1 warm-up)\n",
+              model::torch_version().c_str(), threads, a.model.c_str(), double(prep.params) / 1e6, (long long)a.pairs,
+              (long long)a.prompt_len, (long long)a.completion_min, (long long)a.completion_max, (long long)in.step_tokens,
+              (long long)a.steps);
+  std::printf("GEMM roofline (2048^3 matmul): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n", roof[0] / 1e9, roof[1] / 1e9);
+  if (a.epoch_pairs > 0)
+    std::printf("epoch: %lld pairs in %zu batches (baseline: shuffled; grouped variants: length-grouped)\n",
+                (long long)a.epoch_pairs, in.epoch_plain.size());
+  std::fflush(stdout);
+
+  std::vector<bool> modes, precs;
+  if (a.mode != "full") modes.push_back(true);
+  if (a.mode != "lora") modes.push_back(false);
+  if (a.precision != "bf16") precs.push_back(false);
+  if (a.precision != "fp32") precs.push_back(true);
+  for (bool lora : modes) {
+    for (bool bf16 : precs) {
+      const double roofline = roof[bf16 ? 1 : 0];
+      const double flops_per_token = (lora ? 6.0 : 8.0) * double(prep.params);
+      std::printf("\n== %s, %s, %s ==\n", a.model.c_str(), lora ? "LoRA r=16 (q,k,v,o)" : "full fine-tuning",
+                  bf16 ? "bf16 (prefer: bf16 weights + fp32 masters; baseline: autocast)" : "fp32");
+      std::fflush(stdout);
+      Baseline base;
+      if (a.baseline) base = run_baseline(a, in, lora, bf16);
+      if (a.baseline && !base.ok) std::printf("baseline: %s\n", base.error.c_str());
+      std::printf("%-14s %9s %9s %9s %9s %8s %9s %7s %9s %7s %9s %7s %7s\n", "side", "loss1", "loss2", "rew_c2", "rew_r2", "step s",
+                  "tok/s", "x base", "peak MiB", "/base", "epoch s", "x base", "%roof");
+      auto row = [&](const char* name, double l1, double l2, double rc, double rr, double st, double peak, double ep) {
+        double tps = double(in.step_tokens) / st;
+        std::printf("%-14s %9.6f %9.6f %9.6f %9.6f %8.3f %9.1f", name, l1, l2, rc, rr, st, tps);
+        if (base.ok) std::printf(" %7.2f", base.step_mean / st);
+        else std::printf(" %7s", "-");
+        std::printf(" %9.0f", peak);
+        if (base.ok) std::printf(" %7.2f", peak / base.peak_mb);
+        else std::printf(" %7s", "-");
+        std::printf(" %9.2f", ep);
+        if (base.ok && !std::isnan(ep)) std::printf(" %7.2f", base.epoch_s / ep);
+        else std::printf(" %7s", "-");
+        std::printf(" %6.1f%%\n", 100.0 * flops_per_token * tps / roofline);
+        std::fflush(stdout);
+      };
+      if (base.ok)
+        row("baseline", base.loss[0], base.loss[1], base.rew_c[1], base.rew_r[1], base.step_mean, base.peak_mb, base.epoch_s);
+      std::vector<std::pair<std::string, Result>> results;
+      for (const auto& vn : split(a.variants)) {
+        Result r = run_prefer(a, in, variant(vn), lora, bf16);
+        if (!r.ok) {
+          std::printf("%-14s failed: %s\n", vn.c_str(), r.error);
+          continue;
+        }
+        row(vn.c_str(), r.loss[0], r.loss[1], r.rew_c[1], r.rew_r[1], r.step_s, r.peak_mb, r.epoch_s);
+        results.emplace_back(vn, r);
+      }
+      std::printf("checks (|prefer - baseline|; recipe = DpoRecipe::step before training, = loss1 expected):\n");
+      for (const auto& [vn, r] : results) {
+        std::printf("  %-14s recipe %.6f (|d| %.1e)", vn.c_str(), r.recipe_loss, std::fabs(r.recipe_loss - r.loss[0]));
+        if (base.ok)
+          std::printf("  loss1 %.1e  loss2 %.1e  rew_c2 %.1e  rew_r2 %.1e", std::fabs(r.loss[0] - base.loss[0]),
+                      std::fabs(r.loss[1] - base.loss[1]), std::fabs(r.rew_c[1] - base.rew_c[1]), std::fabs(r.rew_r[1] - base.rew_r[1]));
+        std::printf("  |loss2 - ln2| %.1e  padding %.1f%%\n", std::fabs(r.loss[1] - std::log(2.0)), 100 * r.padding);
+      }
+      std::printf("profile by phase, seconds per timed step (prefer):\n  %-14s %8s %8s %8s %8s %8s %8s %8s %10s\n", "variant", "ref",
+                  "forward", "head", "head bwd", "backward", "optim", "total", "precomp s");
+      for (const auto& [vn, r] : results)
+        std::printf("  %-14s %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %10.2f\n", vn.c_str(), r.ph_ref, r.ph_fwd, r.ph_head, r.ph_head_bwd,
+                    r.ph_bwd, r.ph_opt, r.ph_ref + r.ph_fwd + r.ph_head + r.ph_head_bwd + r.ph_bwd + r.ph_opt, r.precompute_s);
+      if (base.ok) std::printf("  baseline RSS at start (python + torch imported): %.0f MiB\n", base.start_mb);
+      std::fflush(stdout);
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  return 0;
+}
