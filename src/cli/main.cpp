@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
+#include <vector>
 #include <iostream>
 
 #include "cli/command.h"
 #include "model/runtime.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace prefer::cli {
 
@@ -44,6 +47,28 @@ int main(int argc, char** argv) {
   add_logprobs_command(app, g);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& e) {
+    // Unknown flags: name the nearest valid one, as config files do for unknown keys.
+    const CLI::App* cmd = &app;
+    while (!cmd->get_subcommands().empty()) cmd = cmd->get_subcommands().back();
+    std::vector<std::string> names;
+    for (const CLI::Option* o : cmd->get_options())
+      for (const auto& n : o->get_lnames()) names.push_back(n);
+    for (const CLI::Option* o : app.get_options())
+      for (const auto& n : o->get_lnames()) names.push_back(n);
+    std::string msg = std::string("error: ") + e.what();
+    // The message lists the unexpected arguments after ": "; only --names get a suggestion.
+    std::string what = e.what();
+    std::vector<std::string> extras;
+    for (size_t p = what.find("--"); p != std::string::npos; p = what.find("--", p + 2))
+      extras.push_back(what.substr(p, what.find(' ', p) == std::string::npos ? std::string::npos : what.find(' ', p) - p));
+    for (const auto& arg : extras) {
+      std::string name = arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
+      std::string near = prefer::suggest_name(name, names);
+      if (!near.empty()) msg += " (hint: did you mean --" + near + "?)";
+    }
+    std::cerr << msg << "\n";
+    return 1;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const ExitCode& e) {

@@ -30,6 +30,12 @@ TEST(CliE2E, ErrorsArePrintedOnceWithFileAndExitNonZero) {
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
+TEST(CliE2E, UnknownFlagSuggestsTheNearestName) {
+  auto r = test::run_prefer("dpo --lerning_rate 1e-5 --model x --data y --output_dir z");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("did you mean --learning_rate?"), std::string::npos) << r.output;
+}
+
 TEST(CliE2E, BadGlobalOptionValues) {
   EXPECT_NE(test::run_prefer("--threads -2 demo").exit_code, 0);
   auto r = test::run_prefer("--log_level loud inspect --model " + test::fixture("models/llama-tiny").string());
