@@ -308,8 +308,7 @@ DpoRunSummary run_dpo(const Json& o, std::ostream& out) {
   task.save_final = [&](const fs::path& dir) {
     if (use_peft) {
       model::save_adapter(policy, lora, dir);
-      for (const auto& f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"})
-        if (fs::exists(model_dir / f)) fs::copy_file(model_dir / f, dir / f, fs::copy_options::overwrite_existing);
+      model::copy_tokenizer_files(model_dir, dir);
       if (get<bool>(o, "merge")) {
         // Merge into a copy of the weights so the trained adapter in memory stays as it is.
         model::save_pretrained(policy, dir / "merged");

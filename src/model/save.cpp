@@ -154,12 +154,14 @@ void save_pretrained(const CausalLM& model, const fs::path& dir, const SaveOptio
   } else {
     write_json_file(stage / "generation_config.json", generation_config_from(model.config()));
   }
-  if (!from.empty() && fs::is_directory(from)) {
-    for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-                             "chat_template.json", "tokenizer.model", "vocab.json", "merges.txt"})
-      if (fs::exists(from / name)) fs::copy_file(from / name, stage / name);
-  }
+  if (!from.empty() && fs::is_directory(from)) copy_tokenizer_files(from, stage);
   out.commit();
+}
+
+void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+                           "chat_template.json", "tokenizer.model", "vocab.json", "merges.txt"})
+    if (fs::exists(from / name)) fs::copy_file(from / name, to / name, fs::copy_options::overwrite_existing);
 }
 
 }  // namespace prefer::model

@@ -28,6 +28,10 @@ struct SaveOptions {
 // the folder computes what the model computes.
 void save_pretrained(const CausalLM& model, const std::filesystem::path& dir, const SaveOptions& options = {});
 
+// Copies the tokenizer files that exist in `from` (tokenizer.json, tokenizer_config.json, chat
+// template, sentencepiece/BPE vocab files ...) into `to`, replacing files of the same name.
+void copy_tokenizer_files(const std::filesystem::path& from, const std::filesystem::path& to);
+
 // config.json for `model`: its source config.json with the fields that may have changed updated
 // (architectures, torch_dtype, num_labels and labels for classifiers), or, for a model built from a
 // config struct, a config written from the struct's fields.

@@ -97,12 +97,7 @@ CpoOutput cpo_loss(const CpoInputs& in, const CpoConfig& cfg) {
   out.rejected_rewards = gr.detach() * beta;
 
   Metrics& m = out.metrics;
-  m["rewards/chosen"] = metric_mean(out.chosen_rewards);
-  m["rewards/rejected"] = metric_mean(out.rejected_rewards);
-  m["rewards/accuracies"] = metric_mean((out.chosen_rewards > out.rejected_rewards).to(dtype));
-  m["rewards/margins"] = metric_mean(out.chosen_rewards - out.rejected_rewards);
-  m["logps/chosen"] = metric_mean(xc);
-  m["logps/rejected"] = metric_mean(xr);
+  add_pair_metrics(m, out.chosen_rewards, out.rejected_rewards, xc, xr);
   if (in.nll_loss.defined()) m["nll_loss"] = in.nll_loss.detach().to(dtype).reshape({});
   return out;
 }

@@ -262,12 +262,7 @@ DpoOutput dpo_loss(const DpoInputs& in, const DpoConfig& cfg, DpoState* state) {
   out.rejected_scores = p.sr.detach();
 
   Metrics& m = out.metrics;
-  m["rewards/chosen"] = metric_mean(out.chosen_rewards);
-  m["rewards/rejected"] = metric_mean(out.rejected_rewards);
-  m["rewards/accuracies"] = metric_mean((out.chosen_rewards > out.rejected_rewards).to(dtype));
-  m["rewards/margins"] = metric_mean(out.chosen_rewards - out.rejected_rewards);
-  m["logps/chosen"] = metric_mean(p.pc);
-  m["logps/rejected"] = metric_mean(p.pr);
+  add_pair_metrics(m, out.chosen_rewards, out.rejected_rewards, p.pc, p.pr);
   if (cfg.needs_nll()) m["nll_loss"] = p.nll.detach().reshape({});
   return out;
 }

@@ -67,4 +67,14 @@ at::Tensor masked_mean(const at::Tensor& values, const at::Tensor& mask) {
 
 at::Tensor metric_mean(const at::Tensor& t) { return t.detach().mean(); }
 
+void add_pair_metrics(Metrics& m, const at::Tensor& chosen_rewards, const at::Tensor& rejected_rewards,
+                      const at::Tensor& chosen_logps, const at::Tensor& rejected_logps) {
+  m["rewards/chosen"] = metric_mean(chosen_rewards);
+  m["rewards/rejected"] = metric_mean(rejected_rewards);
+  m["rewards/accuracies"] = metric_mean((chosen_rewards > rejected_rewards).to(chosen_rewards.scalar_type()));
+  m["rewards/margins"] = metric_mean(chosen_rewards - rejected_rewards);
+  m["logps/chosen"] = metric_mean(chosen_logps);
+  m["logps/rejected"] = metric_mean(rejected_logps);
+}
+
 }  // namespace prefer::objectives

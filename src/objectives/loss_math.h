@@ -4,6 +4,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "objectives/metrics.h"
+
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -37,5 +39,11 @@ at::Tensor masked_mean(const at::Tensor& values, const at::Tensor& mask);
 
 // Detached mean, for metrics.
 at::Tensor metric_mean(const at::Tensor& t);
+
+// The paired-preference metrics every pairwise method logs under TRL's names: rewards/chosen,
+// rewards/rejected, rewards/accuracies, rewards/margins (from the rewards [B]) and logps/chosen,
+// logps/rejected (from the log-probs [B]).
+void add_pair_metrics(Metrics& m, const at::Tensor& chosen_rewards, const at::Tensor& rejected_rewards,
+                      const at::Tensor& chosen_logps, const at::Tensor& rejected_logps);
 
 }  // namespace prefer::objectives

@@ -50,12 +50,7 @@ OrpoOutput orpo_loss(const OrpoInputs& in, const OrpoConfig& cfg) {
   out.rejected_rewards = r.detach() * cfg.beta;
 
   Metrics& m = out.metrics;
-  m["rewards/chosen"] = metric_mean(out.chosen_rewards);
-  m["rewards/rejected"] = metric_mean(out.rejected_rewards);
-  m["rewards/accuracies"] = metric_mean((out.chosen_rewards > out.rejected_rewards).to(dtype));
-  m["rewards/margins"] = metric_mean(out.chosen_rewards - out.rejected_rewards);
-  m["logps/chosen"] = metric_mean(c);
-  m["logps/rejected"] = metric_mean(r);
+  add_pair_metrics(m, out.chosen_rewards, out.rejected_rewards, c, r);
   m["nll_loss"] = nll.detach();
   m["log_odds_ratio"] = metric_mean(ratio);
   m["log_odds_chosen"] = metric_mean(log_odds);

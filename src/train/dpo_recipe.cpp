@@ -27,21 +27,22 @@ void DpoRecipe::set_reference_table(at::Tensor chosen, at::Tensor rejected) {
   table_rejected_ = std::move(rejected);
 }
 
-std::pair<at::Tensor, at::Tensor> DpoRecipe::live_reference(const data::Batch& batch) {
+SequenceLogps DpoRecipe::reference_sequence_logps(const data::Batch& batch) {
   at::NoGradGuard no_grad;
+  if (reference_ != nullptr) return sequence_logps(*reference_, batch, opt_.chunk_tokens);
+  if (!model::has_lora(policy_) && !policy_is_reference_)
+    throw Error("no reference model: full fine-tuning needs a frozen copy or --ref_model (or precompute_ref_log_probs)");
+  model::AdaptersDisabled off(policy_);
+  bool was_training = policy_.mode().training;
+  policy_.set_training(false);  // no dropout in the reference pass
+  SequenceLogps s = sequence_logps(policy_, batch, opt_.chunk_tokens);
+  policy_.set_training(was_training);
+  return s;
+}
+
+std::pair<at::Tensor, at::Tensor> DpoRecipe::live_reference(const data::Batch& batch) {
   const int64_t B = batch.pairs;
-  SequenceLogps s;
-  if (reference_ != nullptr) {
-    s = sequence_logps(*reference_, batch, opt_.chunk_tokens);
-  } else {
-    if (!model::has_lora(policy_) && !policy_is_reference_)
-      throw Error("no reference model: full fine-tuning needs a frozen copy or --ref_model (or precompute_ref_log_probs)");
-    model::AdaptersDisabled off(policy_);
-    bool was_training = policy_.mode().training;
-    policy_.set_training(false);  // no dropout in the reference pass
-    s = sequence_logps(policy_, batch, opt_.chunk_tokens);
-    policy_.set_training(was_training);
-  }
+  SequenceLogps s = reference_sequence_logps(batch);
   return {s.sum.slice(0, 0, B).to(at::kDouble), s.sum.slice(0, B, 2 * B).to(at::kDouble)};
 }
 
@@ -108,19 +109,11 @@ DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vec
     in.policy_rejected_logps = ld.slice(0, B, 2 * B);
     if (opt_.dpo.trl_version == objectives::TrlVersion::kV1_9) {
       // v1.9.0 applies the same weighting to the reference; that needs its token log-probs.
-      at::NoGradGuard ng;
       if (table_chosen_.defined())
         throw Error("ld_alpha with trl_version v1.9.0 needs the reference's token log-probs; precompute_ref_log_probs keeps "
                     "only their sums", {.field = "ld_alpha", .hint = "turn precompute_ref_log_probs off for LD-DPO"});
-      SequenceLogps r;
-      if (reference_ != nullptr) {
-        r = sequence_logps(*reference_, batch, opt_.chunk_tokens);
-      } else {
-        model::AdaptersDisabled off(policy_);
-        policy_.set_training(false);
-        r = sequence_logps(policy_, batch, opt_.chunk_tokens);
-        policy_.set_training(train);
-      }
+      SequenceLogps r = reference_sequence_logps(batch);
+      at::NoGradGuard ng;
       at::Tensor rl = at::zeros({2 * B}, at::kDouble).index_add(0, seq, r.token_logps.to(at::kDouble) * weight);
       in.reference_chosen_logps = rl.slice(0, 0, B);
       in.reference_rejected_logps = rl.slice(0, B, 2 * B);

@@ -16,6 +16,7 @@
 #include "data/tokenized_dataset.h"
 #include "model/causal_lm.h"
 #include "objectives/dpo.h"
+#include "train/sequence_logps.h"
 
 namespace prefer::train {
 
@@ -60,6 +61,9 @@ class DpoRecipe {
   objectives::DpoState& state() { return state_; }
 
  private:
+  // The reference's log-probs of every scored token of `batch` (no gradient): the separate model, or
+  // the policy with its adapters off (or as it is, during the precompute pass).
+  SequenceLogps reference_sequence_logps(const data::Batch& batch);
   std::pair<at::Tensor, at::Tensor> live_reference(const data::Batch& batch);
 
   model::CausalLM& policy_;
