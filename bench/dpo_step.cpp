@@ -17,7 +17,8 @@
 //   chunked        + LM head on completion positions only, chunk_tokens rows at a time (model/scorer.h)
 //   grouped        + length-grouped batches (changes only the epoch: less padding)
 //   prefix_shared  + prefix-shared rows (each prompt once; rejected restarts its positions after it)
-//   default        prefer dpo's defaults today: concatenated, live reference, chunked (1024), grouped
+//   aligned        + rows x length padded to a multiple of 64 (oneDNN bf16 GEMM shapes; data/batch.h)
+//   default        prefer dpo's defaults today: concatenated, live reference, chunked (1024), grouped, aligned
 //   all            every option above
 // The prefer step mirrors train::DpoRecipe::step (same calls: data::make_batch, model forward,
 // chunked_token_logprobs with stats, objectives::dpo_loss), split so each phase can be timed: reference,
@@ -25,14 +26,18 @@
 // first step's loss is also computed through DpoRecipe::step itself (no-grad) and printed as a check.
 //
 // Usage: bench_dpo_step [--model tiny|135m] [--mode lora|full|both] [--precision fp32|bf16|both]
-//          [--variants naive,precompute,chunked,grouped,prefix_shared,default,all] [--pairs 4]
+//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,default,all] [--pairs 4]
 //          [--prompt_len 256] [--completion_min 128] [--completion_max 256] [--steps 3]
 //          [--epoch_pairs 64] (0: no epoch) [--threads 0] [--chunk_tokens 1024] [--no_baseline]
 //          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
+//          [--trace DIR] (each prefer variant's last timed step profiled by ATen op and input shapes:
+//          self time per op, DIR/<mode>-<precision>-<variant>.txt)
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -72,12 +77,13 @@ struct Args {
   std::string model = "tiny";
   std::string mode = "both";
   std::string precision = "both";
-  std::string variants = "naive,precompute,chunked,grouped,prefix_shared,default,all";
+  std::string variants = "naive,precompute,chunked,grouped,prefix_shared,aligned,default,all";
   int64_t pairs = 4, prompt_len = 256, completion_min = 128, completion_max = 256, steps = 3, epoch_pairs = 64;
   int threads = 0;
   int64_t chunk_tokens = 1024;
   bool baseline = true;
   std::string python;
+  std::string trace;
   double lr_full = 1e-5, lr_lora = 1e-4;
 };
 
@@ -87,6 +93,43 @@ int64_t status_kb(const char* key) {
   while (std::getline(f, line))
     if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + std::string(key).size());
   return -1;
+}
+
+// Self time (an op's time minus the ops it calls) summed by op name and input shapes, largest first.
+void write_op_profile(const torch::autograd::profiler::thread_event_lists& lists, const fs::path& file) {
+  using torch::autograd::profiler::EventKind;
+  using torch::autograd::profiler::LegacyEvent;
+  std::map<std::string, std::pair<double, int>> self;  // key -> (us, calls)
+  double all = 0;
+  for (const auto& events : lists) {
+    struct Open {
+      const LegacyEvent* push;
+      double child_us;
+    };
+    std::vector<Open> stack;
+    for (const LegacyEvent& e : events) {
+      if (e.kind() == EventKind::PushRange) {
+        stack.push_back({&e, 0.0});
+      } else if (e.kind() == EventKind::PopRange && !stack.empty()) {
+        Open o = stack.back();
+        stack.pop_back();
+        const double us = o.push->cpuElapsedUs(e);
+        if (!stack.empty()) stack.back().child_us += us;
+        std::string key = o.push->name();
+        for (const auto& sh : o.push->shapes()) key += " " + c10::str(at::IntArrayRef(sh));
+        auto& [t, n] = self[key];
+        t += us - o.child_us;
+        n += 1;
+        all += us - o.child_us;
+      }
+    }
+  }
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [k, v] : self) rows.emplace_back(v.first, k + "  (" + std::to_string(v.second) + "x)");
+  std::sort(rows.rbegin(), rows.rend());
+  std::ofstream out(file);
+  out << "self time by op and input shapes, " << all / 1e6 << " s in all\n";
+  for (const auto& [us, k] : rows) out << us / 1e6 << " s  " << 100.0 * us / all << "%  " << k << "\n";
 }
 
 // ------------------------------------------------------------------------------------------ results
@@ -221,7 +264,7 @@ model::LoraConfig lora_config() {
 // ------------------------------------------------------------------------------------------ variants
 struct Variant {
   std::string name;
-  bool precompute = false, chunked = false, grouped = false, prefix = false;
+  bool precompute = false, chunked = false, grouped = false, prefix = false, aligned = false;
 };
 
 Variant variant(const std::string& n) {
@@ -230,8 +273,9 @@ Variant variant(const std::string& n) {
   else if (n == "chunked") v.chunked = true;
   else if (n == "grouped") v.grouped = true;
   else if (n == "prefix_shared") v.prefix = true;
-  else if (n == "default") v.chunked = v.grouped = true;
-  else if (n == "all") v.precompute = v.chunked = v.grouped = v.prefix = true;
+  else if (n == "aligned") v.aligned = true;
+  else if (n == "default") v.chunked = v.grouped = v.aligned = true;
+  else if (n == "all") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = true;
   else if (n != "naive") throw std::runtime_error("unknown variant " + n);
   return v;
 }
@@ -285,6 +329,7 @@ struct Prefer {
     }
     adam.emplace(params);
     bopt.layout = v.prefix ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
+    if (v.aligned) bopt.tokens_multiple_of = 64;
   }
   int64_t chunk() const { return v.chunked ? a.chunk_tokens : int64_t(1) << 40; }
 
@@ -409,6 +454,12 @@ Result run_prefer(const Args& a, const Inputs& in, const Variant& v, bool lora, 
     double timed = 0;
     Result ph;
     for (int s = 0; s < K; ++s) {
+      std::optional<torch::autograd::profiler::TLSLegacyProfilerGuard> trace;
+      if (!a.trace.empty() && s == K - 1) {
+        fs::path file = fs::path(a.trace) / ((lora ? "lora-" : "full-") + std::string(bf16 ? "bf16-" : "fp32-") + v.name + ".txt");
+        trace.emplace(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, true),
+                      [file](const torch::autograd::profiler::thread_event_lists& l) { write_op_profile(l, file); });
+      }
       Stopwatch sw;
       auto o = p.step(in.step_batch, s > 0 ? &ph : nullptr);
       if (s > 0) timed += sw.seconds();
@@ -520,6 +571,7 @@ int main(int argc, char** argv) {
     else if (k == "--python") a.python = val();
     else if (k == "--lr_full") a.lr_full = std::stod(val());
     else if (k == "--lr_lora") a.lr_lora = std::stod(val());
+    else if (k == "--trace") a.trace = val();
     else {
       std::fprintf(stderr, "unknown flag %s (see the comment at the top of bench/dpo_step.cpp)\n", k.c_str());
       return 2;

@@ -77,6 +77,7 @@ OptionSet dpo_option_set() {
   s.add("bf16", T::Bool, false, "Compute in bfloat16 (fp32 master weights)");
   s.add("group_by_length", T::Bool, true, "Batch examples of similar length (less padding)");
   s.add("batch_layout", T::String, "concatenated", "concatenated (TRL's rows) or prefix_shared (each prompt once)");
+  s.add("pad_to_multiple_of", T::Int, nullptr, "Pad each batch's length to a multiple of this");
   s.add("chunk_tokens", T::Int, 1024, "Completion positions per LM-head chunk (memory vs speed)");
   // --- LoRA ---
   s.add("use_peft", T::Bool, false, "Train a LoRA adapter instead of every weight");
@@ -256,6 +257,11 @@ DpoRunSummary run_dpo(const Json& o, std::ostream& out) {
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");
   ro.batch.layout = layout == "prefix_shared" ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
   ro.batch.pad_id = text.tokenizer.pad_id().value_or(text.tokenizer.eos_id().value_or(0));
+  if (auto m = opt<int64_t>(o, "pad_to_multiple_of")) {
+    if (*m < 1) throw Error("must be >= 1", {.field = "pad_to_multiple_of"});
+    ro.batch.pad_to_multiple_of = *m;
+  }
+  ro.batch.tokens_multiple_of = 64;  // avoids oneDNN's slow bf16 GEMM row counts (data/batch.h)
   train::DpoRecipe recipe(policy, reference ? &*reference : nullptr, ro);
 
   // precompute_ref_log_probs: one no-grad pass (train and eval), cached on disk by model and data.

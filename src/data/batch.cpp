@@ -88,6 +88,8 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
   for (const auto& r : rows) T = std::max<int64_t>(T, static_cast<int64_t>(r.ids.size()));
   T = round_up(std::max<int64_t>(T, 1), opt.pad_to_multiple_of);
   const int64_t Rn = static_cast<int64_t>(rows.size());
+  if (opt.tokens_multiple_of > 1 && Rn > 0)
+    while ((Rn * T) % opt.tokens_multiple_of != 0) T += std::max<int64_t>(opt.pad_to_multiple_of, 1);
   at::Tensor ids = at::full({Rn, T}, opt.pad_id, at::kLong);
   at::Tensor pos = at::zeros({Rn, T}, at::kLong);
   at::Tensor key = at::zeros({Rn, T}, at::kBool);

@@ -28,7 +28,12 @@ struct BatchOptions {
   PadSide pad_side = PadSide::Right;
   BatchLayout layout = BatchLayout::Concatenated;
   int32_t pad_id = 0;
-  int64_t pad_to_multiple_of = 1;
+  int64_t pad_to_multiple_of = 1;  // T rounded up to a multiple (TRL's pad_to_multiple_of)
+  // Then T grown until R * T (the rows of every [R*T, hidden] GEMM) is a multiple of this. oneDNN's
+  // bf16 GEMMs on AVX-512/AMX CPUs run 4-8x slower for some row counts that are not multiples of 64
+  // (e.g. 708, 848, 944; docs/performance.md), so the DPO command asks for 64: at most 63 / R extra
+  // padding slots per row.
+  int64_t tokens_multiple_of = 1;
 };
 
 struct Batch {

@@ -1,4 +1,5 @@
 #include "model/attention.h"
+#include "model/tiled_attention.h"
 
 #include <ATen/ATen.h>
 
@@ -47,11 +48,12 @@ at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibili
   return bias;
 }
 
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale) {
-  const int64_t B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
-  const int64_t Hkv = k.size(1), Tk = k.size(2), G = Hq / Hkv;
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
+                  int64_t causal_offset) {
 #if PREFER_HAS_FUSED_SDPA
   if (q.is_cuda()) {
+    const int64_t B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
+    const int64_t Hkv = k.size(1), Tk = k.size(2), G = Hq / Hkv;
     // Fused kernels want every query head's K/V and a mask in q's dtype (clamped, so a fully masked row
     // stays finite).
     at::Tensor kr = k.unsqueeze(2).expand({B, Hkv, G, Tk, D}).reshape({B, Hq, Tk, D});
@@ -60,13 +62,8 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     return compat::fused_attention(q, kr, vr, mask, scale).transpose(1, 2).reshape({B, Tq, Hq * D});
   }
 #endif
-  // Group the query heads that share a key/value head into the row dimension, so K and V are read once
-  // per group instead of being repeated G times: [B, Hkv, G*Tq, D] x [B, Hkv, D, Tk].
-  at::Tensor qg = q.reshape({B, Hkv, G * Tq, D});
-  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).mul(scale).view({B, Hkv, G, Tq, Tk});
-  at::Tensor probs = at::softmax(scores.to(bias.scalar_type()) + bias.unsqueeze(2), -1).to(q.scalar_type());
-  at::Tensor out = at::matmul(probs.view({B, Hkv, G * Tq, Tk}), v);  // [B, Hkv, G*Tq, D]
-  return out.view({B, Hq, Tq, D}).transpose(1, 2).reshape({B, Tq, Hq * D});
+  // Memory-efficient and causal-aware: model/tiled_attention.h.
+  return tiled_attention(q, k, v, bias, scale, causal_offset);
 }
 
 }  // namespace prefer::model

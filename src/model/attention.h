@@ -37,8 +37,13 @@ at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibili
 // h / (Hq / Hkv).
 //   q [B, Hq, Tq, D], k and v [B, Hkv, Tk, D], bias [B, 1, Tq, Tk] (from attention_bias, in the
 //   softmax dtype: float32, or float64 for a float64 model)
+//   causal_offset >= 0 promises that query i sees no key slot j > i + causal_offset (causal and
+//   prefix-shared layouts; the cache length when decoding), so key slots past a query tile are skipped;
+//   -1 promises nothing
 // Returns [B, Tq, Hq * D]. Scores are formed in the compute dtype and soft-maxed in the bias dtype, as
-// transformers' eager attention does.
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale);
+// transformers' eager attention does. On CPU this is model/tiled_attention.h (nothing O(T²) is kept for
+// backward); on CUDA with LibTorch 2.x, the fused kernel.
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
+                  int64_t causal_offset = -1);
 
 }  // namespace prefer::model

@@ -202,6 +202,14 @@ at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positio
       biases[L.window] = attention_bias(k_mask, layout.visibility, pos, k_pos, q_offset, L.window, softmax_dtype);
 
   LayerInputs in;
+  // Causal by slot unless a visibility matrix lets some query see a later slot (then attention reads
+  // every key for every query).
+  in.causal_offset = q_offset;
+  if (layout.visibility.defined()) {
+    at::Tensor later = at::arange(k_pos.size(1), pos.options()).unsqueeze(0).gt(
+        at::arange(q_offset, q_offset + T, pos.options()).unsqueeze(1));  // [T, Tk]: slot j after query i
+    if (layout.visibility.to(device_, at::kBool).logical_and(later.unsqueeze(0)).any().item<bool>()) in.causal_offset = -1;
+  }
   in.config = &config_;
   in.rope = &rope;
   in.cache = cache;

@@ -35,6 +35,7 @@ struct LayerInputs {
   const at::Tensor* bias = nullptr;  // [B, 1, Tq, Tk] for this layer's window
   KvCache* cache = nullptr;          // null: no cache; keys are the new tokens only
   int64_t index = 0;                 // the layer's index (for the cache)
+  int64_t causal_offset = -1;        // >= 0: no query i sees a key slot past i + causal_offset (attend())
   ForwardMode mode;
 };
 

@@ -101,4 +101,25 @@ TEST(Batch, SingleCompletionsAndErrors) {
   EXPECT_ERROR_WITH(make_batch(d, {}), "empty batch");
 }
 
+TEST(Batch, TokenCountAlignmentOnlyAddsPadding) {
+  TokenizedDataset d;
+  for (int i = 0; i < 3; ++i) {
+    TokenizedExample ex;
+    ex.prompt_ids = {1, 2, 3};
+    ex.chosen.completion_ids = {4, 5};
+    ex.label = true;
+    d.add(ex);
+  }
+  Batch plain = make_batch(d, {0, 1, 2});
+  // 3 rows of 5 tokens: the smallest T with 3 * T a multiple of 64 is 64; with pad_to_multiple_of 8 too.
+  Batch aligned = make_batch(d, {0, 1, 2}, {.tokens_multiple_of = 64});
+  EXPECT_EQ(aligned.ids.sizes(), (at::IntArrayRef{3, 64}));
+  Batch both = make_batch(d, {0, 1}, {.pad_to_multiple_of = 8, .tokens_multiple_of = 64});
+  EXPECT_EQ(both.ids.sizes(), (at::IntArrayRef{2, 32}));
+  EXPECT_EQ(aligned.real_tokens, plain.real_tokens);
+  EXPECT_TRUE(aligned.score_target.equal(plain.score_target));
+  EXPECT_TRUE(aligned.score_sequence.equal(plain.score_sequence));
+  EXPECT_EQ(aligned.layout.key_mask.sum().item<int64_t>(), plain.layout.key_mask.sum().item<int64_t>());
+}
+
 }  // namespace prefer::data

@@ -1,0 +1,141 @@
+#include "model/tiled_attention.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+
+namespace prefer::model {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct Shape {
+  int64_t B, Hkv, G, Tq, Tk, D;
+};
+
+Shape shape_of(const at::Tensor& q, const at::Tensor& k) {
+  return {q.size(0), k.size(1), q.size(1) / k.size(1), q.size(2), k.size(2), q.size(3)};
+}
+
+// Key slots a tile of queries [t0, t0 + n) can see.
+int64_t key_end(const Shape& s, int64_t t0, int64_t n, int64_t causal_offset) {
+  return causal_offset < 0 ? s.Tk : std::min(s.Tk, t0 + n + causal_offset);
+}
+
+// One tile's scores in the softmax dtype, bias added: [B, Hkv, G, n, kend]. The same ops in forward and
+// backward, so the recomputed probabilities are the forward's bit for bit.
+at::Tensor tile_scores(const at::Tensor& qt, const at::Tensor& kt, const at::Tensor& bias, const Shape& s, int64_t t0,
+                       int64_t n, int64_t kend, double scale) {
+  at::Tensor sc = at::matmul(qt, kt.transpose(-1, -2)).mul_(scale);  // [B, Hkv, G*n, kend], compute dtype
+  at::Tensor out = sc.to(bias.scalar_type()).view({s.B, s.Hkv, s.G, n, kend});
+  return out.add_(bias.narrow(2, t0, n).narrow(3, 0, kend).unsqueeze(2));  // bias [B, 1, 1, n, kend]
+}
+
+// Softmax statistics of a tile, kept for backward: the row maximum and the sum of exp(s - max), each
+// [B, Hkv, G, n]. Kept apart rather than as one log-sum-exp: a padding query that sees no key has every
+// score at the dtype's lowest value, where max + log(sum) rounds back to the lowest value and
+// exp(s - lse) would give 1 for every key instead of 1 / Tk.
+at::Tensor probabilities(at::Tensor scores, const at::Tensor& max, const at::Tensor& sum) {
+  return scores.sub_(max.unsqueeze(-1)).exp_().div_(sum.unsqueeze(-1));
+}
+
+// q5 [B, Hkv, G, Tq, D] (contiguous). Fills out5 [B, Hkv, G, Tq, D] and, when defined, the statistics
+// row_max and row_sum [B, Hkv, G, Tq].
+void forward_tiles(const at::Tensor& q5, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, const Shape& s,
+                   double scale, int64_t causal_offset, int64_t tile, at::Tensor& out5, at::Tensor& row_max,
+                   at::Tensor& row_sum) {
+  for (int64_t t0 = 0; t0 < s.Tq; t0 += tile) {
+    const int64_t n = std::min(tile, s.Tq - t0);
+    const int64_t kend = key_end(s, t0, n, causal_offset);
+    at::Tensor qt = q5.narrow(3, t0, n).reshape({s.B, s.Hkv, s.G * n, s.D});
+    at::Tensor sc = tile_scores(qt, k.narrow(2, 0, kend), bias, s, t0, n, kend, scale);  // [B, Hkv, G, n, kend]
+    at::Tensor m = std::get<0>(sc.max(-1));
+    at::Tensor e = sc.sub_(m.unsqueeze(-1)).exp_();
+    at::Tensor l = e.sum(-1);
+    at::Tensor p = e.div_(l.unsqueeze(-1)).to(q5.scalar_type());
+    at::Tensor o = at::matmul(p.view({s.B, s.Hkv, s.G * n, kend}), v.narrow(2, 0, kend));  // [B, Hkv, G*n, D]
+    out5.narrow(3, t0, n).copy_(o.view({s.B, s.Hkv, s.G, n, s.D}));
+    if (row_max.defined()) {
+      row_max.narrow(3, t0, n).copy_(m);
+      row_sum.narrow(3, t0, n).copy_(l);
+    }
+  }
+}
+
+at::Tensor to_output(const at::Tensor& out5, const Shape& s) {
+  return out5.permute({0, 3, 1, 2, 4}).reshape({s.B, s.Tq, s.Hkv * s.G * s.D});  // [B, Tq, Hq*D]
+}
+
+struct TiledAttention : public torch::autograd::Function<TiledAttention> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& bias, double scale, int64_t causal_offset, int64_t tile) {
+    const Shape s = shape_of(q, k);
+    at::Tensor q5 = q.reshape({s.B, s.Hkv, s.G, s.Tq, s.D}).contiguous();
+    at::Tensor out5 = at::empty({s.B, s.Hkv, s.G, s.Tq, s.D}, q.options());
+    at::Tensor row_max = at::empty({s.B, s.Hkv, s.G, s.Tq}, q.options().dtype(bias.scalar_type()));
+    at::Tensor row_sum = at::empty_like(row_max);
+    forward_tiles(q5, k, v, bias, s, scale, causal_offset, tile, out5, row_max, row_sum);
+    ctx->save_for_backward({q5, k, v, bias, out5, row_max, row_sum});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["causal_offset"] = causal_offset;
+    ctx->saved_data["tile"] = tile;
+    return to_output(out5, s);
+  }
+
+  // With P = softmax(S) and S = scale * q k^T + bias, per tile:
+  //   dV += P^T dO;  dP = dO V^T;  dS = P * (dP - rowsum(dO * O));  dQ = scale dS K;  dK += scale dS^T Q.
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &q5 = saved[0], &k = saved[1], &v = saved[2], &bias = saved[3], &out5 = saved[4];
+    const at::Tensor &row_max = saved[5], &row_sum = saved[6];
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const int64_t causal_offset = ctx->saved_data["causal_offset"].toInt();
+    const int64_t tile = ctx->saved_data["tile"].toInt();
+    const Shape s{q5.size(0), q5.size(1), q5.size(2), q5.size(3), k.size(2), q5.size(4)};
+    const at::ScalarType acc = bias.scalar_type(), cdt = q5.scalar_type();
+    // grads[0] [B, Tq, Hq*D] -> [B, Hkv, G, Tq, D]
+    at::Tensor dO5 = grads[0].reshape({s.B, s.Tq, s.Hkv, s.G, s.D}).permute({0, 2, 3, 1, 4}).contiguous();
+    at::Tensor delta = (dO5.to(acc) * out5.to(acc)).sum(-1);  // [B, Hkv, G, Tq]
+    at::Tensor dq5 = at::empty_like(q5);
+    at::Tensor dk = at::zeros(k.sizes(), k.options().dtype(acc));
+    at::Tensor dv = at::zeros(v.sizes(), v.options().dtype(acc));
+    for (int64_t t0 = 0; t0 < s.Tq; t0 += tile) {
+      const int64_t n = std::min(tile, s.Tq - t0);
+      const int64_t kend = key_end(s, t0, n, causal_offset);
+      at::Tensor qt = q5.narrow(3, t0, n).reshape({s.B, s.Hkv, s.G * n, s.D});
+      at::Tensor kt = k.narrow(2, 0, kend), vt = v.narrow(2, 0, kend);
+      at::Tensor p = probabilities(tile_scores(qt, kt, bias, s, t0, n, kend, scale), row_max.narrow(3, t0, n),
+                                   row_sum.narrow(3, t0, n));
+      at::Tensor dOt = dO5.narrow(3, t0, n).reshape({s.B, s.Hkv, s.G * n, s.D});
+      dv.narrow(2, 0, kend).add_(at::matmul(p.to(cdt).view({s.B, s.Hkv, s.G * n, kend}).transpose(-1, -2), dOt));
+      at::Tensor dp = at::matmul(dOt, vt.transpose(-1, -2)).to(acc).view({s.B, s.Hkv, s.G, n, kend});
+      at::Tensor ds = p.mul_(dp.sub_(delta.narrow(3, t0, n).unsqueeze(-1))).mul_(scale).to(cdt);
+      at::Tensor dsv = ds.view({s.B, s.Hkv, s.G * n, kend});
+      dq5.narrow(3, t0, n).copy_(at::matmul(dsv, kt).view({s.B, s.Hkv, s.G, n, s.D}));
+      dk.narrow(2, 0, kend).add_(at::matmul(dsv.transpose(-1, -2), qt));
+    }
+    return {dq5.view({s.B, s.Hkv * s.G, s.Tq, s.D}), dk.to(k.scalar_type()), dv.to(v.scalar_type()), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor tiled_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                           double scale, int64_t causal_offset, int64_t tile) {
+  tile = std::max<int64_t>(tile, 1);
+  const bool grad = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  if (grad) return TiledAttention::apply(q, k, v, bias, scale, causal_offset, tile);
+  // No graph to keep: the same tiles, nothing saved.
+  const Shape s = shape_of(q, k);
+  at::Tensor q5 = q.reshape({s.B, s.Hkv, s.G, s.Tq, s.D}).contiguous();
+  at::Tensor out5 = at::empty({s.B, s.Hkv, s.G, s.Tq, s.D}, q.options());
+  at::Tensor none1, none2;
+  forward_tiles(q5, k, v, bias, s, scale, causal_offset, tile, out5, none1, none2);
+  return to_output(out5, s);
+}
+
+}  // namespace prefer::model

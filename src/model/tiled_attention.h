@@ -1,0 +1,31 @@
+// Attention computed a tile of queries at a time, saving O(T·D) for backward instead of O(T²).
+//
+// The eager product softmax(q k^T * scale + bias) v keeps the [B, H, Tq, Tk] probabilities of every
+// layer alive until backward: at 512 tokens, 8 rows and 9 heads that is 75 MB per layer in float32,
+// most of a 30-layer model's activation memory. Here the forward keeps only the output and the
+// per-query log-sum-exp; backward recomputes each tile's probabilities from them (FlashAttention's
+// recomputation, written with ATen ops rather than a fused kernel). When the layout is causal, a tile
+// of queries reads only the key slots up to its last query, so about half of the score matrix is
+// never formed, in the forward and in the backward.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace prefer::model {
+
+// softmax(q k^T * scale + bias) v with grouped-query heads (query head h reads key/value head
+// h / (Hq / Hkv)).
+//   q [B, Hq, Tq, D], k and v [B, Hkv, Tk, D] in the compute dtype
+//   bias [B, 1, Tq, Tk] in the softmax dtype (float32, or float64 for a float64 model)
+//   causal_offset >= 0: the caller guarantees query i sees no key slot j > i + causal_offset (true for
+//     causal and prefix-shared layouts; the KV cache's length for cached decoding), so a tile skips
+//     those slots; < 0: every tile reads every key
+//   tile: query rows per tile
+// Returns [B, Tq, Hq * D] in the compute dtype. Scores are formed in the compute dtype, scaled, then
+// soft-maxed in the bias dtype, as transformers' eager attention does. Differentiable in q, k and v.
+at::Tensor tiled_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                           double scale, int64_t causal_offset, int64_t tile = 64);
+
+}  // namespace prefer::model

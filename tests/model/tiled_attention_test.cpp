@@ -1,0 +1,117 @@
+// Tiled attention against the textbook product softmax(q k^T * scale + bias) v written here with
+// repeated key/value heads (independent of the tiling, the grouping and the hand-written backward):
+// values, and gradients against autograd through that product, in float64.
+#include "model/tiled_attention.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "model/attention.h"
+
+namespace prefer::model {
+namespace {
+
+// q [B, Hq, T, D], k/v [B, Hkv, Tk, D], bias [B, 1, T, Tk] -> [B, T, Hq*D]
+at::Tensor textbook(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale) {
+  const int64_t G = q.size(1) / k.size(1);
+  at::Tensor kr = k.repeat_interleave(G, 1), vr = v.repeat_interleave(G, 1);  // head h reads kv head h / G
+  at::Tensor p = at::softmax(at::matmul(q, kr.transpose(-1, -2)) * scale + bias, -1);
+  at::Tensor o = at::matmul(p, vr);  // [B, Hq, T, D]
+  return o.transpose(1, 2).reshape({q.size(0), q.size(2), -1});
+}
+
+struct Case {
+  at::Tensor q, k, v, bias;
+};
+
+// B = 2 rows, 4 query heads on 2 kv heads, T = 37 (not a multiple of the tile), D = 8; row 1 left-padded.
+Case make_case(const at::Tensor& visibility, int64_t window) {
+  const int64_t B = 2, T = 37;
+  at::manual_seed(3);
+  Case c;
+  c.q = at::randn({B, 4, T, 8}, at::kDouble);
+  c.k = at::randn({B, 2, T, 8}, at::kDouble);
+  c.v = at::randn({B, 2, T, 8}, at::kDouble);
+  at::Tensor mask = at::ones({B, T}, at::kBool);
+  mask[1].narrow(0, 0, 5).fill_(false);
+  at::Tensor pos = at::arange(T, at::kLong).unsqueeze(0).repeat({B, 1});
+  c.bias = attention_bias(mask, visibility, pos, pos, 0, window, at::kDouble);
+  return c;
+}
+
+// Row 1's first 5 slots are padding queries that see no key: their outputs are an arbitrary finite
+// average (tiles may average fewer keys than the textbook), read by nothing. They are compared only
+// through the gradient of the real outputs.
+at::Tensor real_queries(const at::Tensor& out) {
+  at::Tensor keep = at::ones({2, 37, 1}, at::kDouble);
+  keep[1].narrow(0, 0, 5).fill_(0);
+  return out * keep;
+}
+
+void expect_same_values_and_gradients(const Case& c, int64_t causal_offset, int64_t tile) {
+  at::Tensor q = c.q.clone().requires_grad_(true), k = c.k.clone().requires_grad_(true), v = c.v.clone().requires_grad_(true);
+  at::Tensor q2 = c.q.clone().requires_grad_(true), k2 = c.k.clone().requires_grad_(true), v2 = c.v.clone().requires_grad_(true);
+  at::Tensor got = real_queries(tiled_attention(q, k, v, c.bias, 0.35, causal_offset, tile));
+  at::Tensor want = real_queries(textbook(q2, k2, v2, c.bias, 0.35));
+  ASSERT_EQ(got.sizes(), want.sizes());
+  EXPECT_TRUE(at::allclose(got, want, 1e-12, 1e-12)) << (got - want).abs().max().item<double>();
+  at::Tensor up = at::randn(got.sizes(), at::kDouble);
+  (got * up).sum().backward();
+  (want * up).sum().backward();
+  EXPECT_TRUE(at::allclose(q.grad(), q2.grad(), 1e-11, 1e-11)) << (q.grad() - q2.grad()).abs().max().item<double>();
+  EXPECT_TRUE(at::allclose(k.grad(), k2.grad(), 1e-11, 1e-11)) << (k.grad() - k2.grad()).abs().max().item<double>();
+  EXPECT_TRUE(at::allclose(v.grad(), v2.grad(), 1e-11, 1e-11)) << (v.grad() - v2.grad()).abs().max().item<double>();
+  // Without a graph: the same values.
+  at::NoGradGuard g;
+  EXPECT_TRUE(at::allclose(real_queries(tiled_attention(c.q, c.k, c.v, c.bias, 0.35, causal_offset, tile)), want.detach(),
+                           1e-12, 1e-12));
+}
+
+TEST(TiledAttention, CausalWithPaddingEqualsTheTextbookProduct) {
+  Case c = make_case({}, 0);
+  for (int64_t tile : {1, 8, 16, 64}) {
+    SCOPED_TRACE(tile);
+    expect_same_values_and_gradients(c, 0, tile);   // key slots past each tile skipped
+    expect_same_values_and_gradients(c, -1, tile);  // every key read
+  }
+}
+
+TEST(TiledAttention, SlidingWindowAndPrefixSharedVisibility) {
+  expect_same_values_and_gradients(make_case({}, 6), 0, 8);
+  // Prefix-shared row: prompt 0..9, chosen 10..22, rejected 23..36 sees the prompt and itself only.
+  at::Tensor vis = at::ones({37, 37}, at::kBool).tril();
+  vis.narrow(0, 23, 14).narrow(1, 10, 13).fill_(false);
+  expect_same_values_and_gradients(make_case(vis.unsqueeze(0).repeat({2, 1, 1}), 0), 0, 8);
+}
+
+TEST(TiledAttention, NonCausalVisibilityReadsEveryKey) {
+  // A query that sees a later slot: only correct with causal_offset -1 (what CausalLM::forward passes).
+  at::Tensor vis = at::ones({2, 37, 37}, at::kBool);
+  expect_same_values_and_gradients(make_case(vis, 0), -1, 8);
+}
+
+TEST(TiledAttention, CachedDecodingOffset) {
+  // 3 new queries after 34 cached keys: query i sees slots <= 34 + i.
+  Case c = make_case({}, 0);
+  at::Tensor q = c.q.narrow(2, 34, 3);
+  at::Tensor bias = c.bias.narrow(2, 34, 3);
+  at::Tensor want = textbook(q, c.k, c.v, bias, 0.35);
+  EXPECT_TRUE(at::allclose(tiled_attention(q, c.k, c.v, bias, 0.35, 34, 2), want, 1e-12, 1e-12));
+}
+
+TEST(TiledAttention, Float32AndBfloat16FollowTheEagerRounding) {
+  Case c = make_case({}, 0);
+  for (auto dt : {at::kFloat, at::kBFloat16}) {
+    at::Tensor q = c.q.to(dt), k = c.k.to(dt), v = c.v.to(dt), bias = c.bias.clamp_min(-3.0e38).to(at::kFloat);  // finite in float32, as attention_bias makes it
+    // Eager: scores in the compute dtype, scaled, soft-maxed in float32, probabilities back in dt.
+    at::Tensor kr = k.repeat_interleave(2, 1), vr = v.repeat_interleave(2, 1);
+    at::Tensor p = at::softmax((at::matmul(q, kr.transpose(-1, -2)) * 0.35).to(at::kFloat) + bias, -1).to(dt);
+    at::Tensor want = real_queries(at::matmul(p, vr).transpose(1, 2).reshape({2, 37, -1}).to(at::kDouble));
+    at::Tensor got = real_queries(tiled_attention(q, k, v, bias, 0.35, 0, 8).to(at::kDouble));
+    const double tol = dt == at::kFloat ? 1e-5 : 2e-2;
+    EXPECT_TRUE(at::allclose(got, want, tol, tol)) << (got - want).abs().max().item<double>();
+  }
+}
+
+}  // namespace
+}  // namespace prefer::model
