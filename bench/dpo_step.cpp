@@ -18,15 +18,15 @@
 //   grouped        + length-grouped batches (changes only the epoch: less padding)
 //   prefix_shared  + prefix-shared rows (each prompt once; rejected restarts its positions after it)
 //   aligned        + rows x length padded to a multiple of 64 (oneDNN bf16 GEMM shapes; data/batch.h)
-//   default        prefer dpo's defaults today: concatenated, live reference, chunked (1024), grouped, aligned
-//   all            every option above
+//   default        prefer dpo's defaults: every option above (precomputed reference, chunked 1024, grouped,
+//                  prefix-shared, aligned); "all" is the same set
 // The prefer step mirrors train::DpoRecipe::step (same calls: data::make_batch, model forward,
 // chunked_token_logprobs with stats, objectives::dpo_loss), split so each phase can be timed: reference,
 // forward, LM head + loss, LM-head backward, body backward, optimizer (clip_grad_norm + AdamW). The
 // first step's loss is also computed through DpoRecipe::step itself (no-grad) and printed as a check.
 //
 // Usage: bench_dpo_step [--model tiny|135m] [--mode lora|full|both] [--precision fp32|bf16|both]
-//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,default,all] [--pairs 4]
+//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,default] [--pairs 4]
 //          [--prompt_len 256] [--completion_min 128] [--completion_max 256] [--steps 3]
 //          [--epoch_pairs 64] (0: no epoch) [--threads 0] [--chunk_tokens 1024] [--no_baseline]
 //          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
@@ -77,7 +77,7 @@ struct Args {
   std::string model = "tiny";
   std::string mode = "both";
   std::string precision = "both";
-  std::string variants = "naive,precompute,chunked,grouped,prefix_shared,aligned,default,all";
+  std::string variants = "naive,precompute,chunked,grouped,prefix_shared,aligned,default";
   int64_t pairs = 4, prompt_len = 256, completion_min = 128, completion_max = 256, steps = 3, epoch_pairs = 64;
   int threads = 0;
   int64_t chunk_tokens = 1024;
@@ -274,8 +274,7 @@ Variant variant(const std::string& n) {
   else if (n == "grouped") v.grouped = true;
   else if (n == "prefix_shared") v.prefix = true;
   else if (n == "aligned") v.aligned = true;
-  else if (n == "default") v.chunked = v.grouped = v.aligned = true;
-  else if (n == "all") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = true;
+  else if (n == "default" || n == "all") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = true;
   else if (n != "naive") throw std::runtime_error("unknown variant " + n);
   return v;
 }

@@ -52,7 +52,7 @@ OptionSet dpo_option_set() {
   s.add("discopop_tau", T::Float, 0.05, "tau of the discopop loss");
   s.add("rpo_alpha", T::Float, nullptr, "Older TRL: adds rpo_alpha x NLL of chosen (= loss_type sft)");
   s.add("trl_version", T::String, "v1.9.0", "Whose loss semantics to follow where TRL releases differ: v1.9.0 or v0.28.0");
-  s.add("precompute_ref_log_probs", T::Bool, false, "One reference pass before training, cached on disk; the step never runs the reference");
+  s.add("precompute_ref_log_probs", T::Bool, true, "One reference pass before training, cached on disk; the step never runs the reference (false: TRL's live reference)");
   // --- training ---
   s.add("learning_rate", T::Float, 1e-6, "Peak learning rate (0 measures without changing the model)");
   s.add("lr_scheduler_type", T::String, "linear", "linear, cosine, constant, constant_with_warmup, ...");
@@ -76,7 +76,7 @@ OptionSet dpo_option_set() {
   s.add("resume_from_checkpoint", T::String, nullptr, "A checkpoint-N folder of this run, or 'latest'");
   s.add("bf16", T::Bool, false, "Compute in bfloat16 (fp32 master weights)");
   s.add("group_by_length", T::Bool, true, "Batch examples of similar length (less padding)");
-  s.add("batch_layout", T::String, "concatenated", "concatenated (TRL's rows) or prefix_shared (each prompt once)");
+  s.add("batch_layout", T::String, "prefix_shared", "prefix_shared (each prompt once) or concatenated (TRL's rows)");
   s.add("pad_to_multiple_of", T::Int, nullptr, "Pad each batch's length to a multiple of this");
   s.add("chunk_tokens", T::Int, 1024, "Completion positions per LM-head chunk (memory vs speed)");
   // --- LoRA ---
