@@ -12,6 +12,9 @@ namespace prefer::model {
 // (erf) GELU.
 at::Tensor apply_activation(const at::Tensor& x, io::Activation act);
 
+// act(g) * u, g and u [..., inter]. Differentiable; keeps g and u for backward, not act(g).
+at::Tensor gated_activation(const at::Tensor& g, const at::Tensor& u, io::Activation act);
+
 struct Mlp {
   Linear gate, up, down;  // gate/up [inter, hidden], down [hidden, inter]
 

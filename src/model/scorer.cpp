@@ -36,14 +36,23 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t c = std::min(chunk, N - s);
       at::Tensor logits = chunk_logits(h.narrow(0, s, c), w, acc);  // [c, V]
-      at::Tensor lse = at::logsumexp(logits, -1);                     // [c]
-      lse_all.narrow(0, s, c).copy_(lse);
-      lp.narrow(0, s, c).copy_(logits.gather(1, targets.narrow(0, s, c).unsqueeze(1)).squeeze(1) - lse);
-      if (stats) {
-        at::Tensor p = (logits - lse.unsqueeze(1)).exp();
-        ent.narrow(0, s, c).copy_(lse - (p * logits).sum(-1));
+      at::Tensor lse;                                                 // [c]
+      if (!stats) {
+        lse = at::logsumexp(logits, -1);
+      } else {
+        // One exp pass serves the log-sum-exp and the entropy: with e = exp(logits - max) and
+        // S = sum(e), lse = max + log S and entropy = lse - sum(e * logits) / S (a row-wise dot product,
+        // so no [c, V] product is formed).
+        at::Tensor m = std::get<0>(logits.max(-1, /*keepdim=*/true));  // [c, 1]
+        at::Tensor e = (logits - m).exp_();
+        at::Tensor sum = e.sum(-1);
+        lse = m.squeeze(1) + sum.log();
+        at::Tensor dot = at::bmm(e.unsqueeze(1), logits.unsqueeze(2)).view({c});
+        ent.narrow(0, s, c).copy_(lse - dot / sum);
         mean.narrow(0, s, c).copy_(logits.mean(-1));
       }
+      lse_all.narrow(0, s, c).copy_(lse);
+      lp.narrow(0, s, c).copy_(logits.gather(1, targets.narrow(0, s, c).unsqueeze(1)).squeeze(1) - lse);
     }
     ctx->save_for_backward({h, w, targets, lse_all});
     ctx->saved_data["chunk"] = chunk;

@@ -27,6 +27,24 @@ TEST(Activation, SiLU) {
     EXPECT_NEAR(apply_activation(at::scalar_tensor(x, at::kDouble), io::Activation::SiLU).item<double>(), x / (1 + std::exp(-x)), 1e-14);
 }
 
+TEST(Mlp, GatedActivationGradientsEqualAutograd) {
+  for (auto act : {io::Activation::SiLU, io::Activation::GeluTanh, io::Activation::Gelu}) {
+    at::Tensor g = at::randn({5, 7}, at::kDouble).requires_grad_(true), u = at::randn({5, 7}, at::kDouble).requires_grad_(true);
+    at::Tensor g2 = g.detach().clone().requires_grad_(true), u2 = u.detach().clone().requires_grad_(true);
+    at::Tensor up = at::randn({5, 7}, at::kDouble);
+    (gated_activation(g, u, act) * up).sum().backward();
+    (apply_activation(g2, act) * u2 * up).sum().backward();
+    EXPECT_TRUE(at::allclose(g.grad(), g2.grad(), 1e-13, 1e-13)) << static_cast<int>(act);
+    EXPECT_TRUE(at::allclose(u.grad(), u2.grad(), 1e-13, 1e-13)) << static_cast<int>(act);
+  }
+  // Finite difference of the SiLU gate: d/dg [silu(g) u] = u sig(g) (1 + g (1 - sig(g))).
+  const double g0 = 0.7, u0 = -1.3, e = 1e-6;
+  at::Tensor g = at::full({1}, g0, at::kDouble).requires_grad_(true);
+  gated_activation(g, at::full({1}, u0, at::kDouble), io::Activation::SiLU).sum().backward();
+  auto f = [&](double x) { return x / (1 + std::exp(-x)) * u0; };
+  EXPECT_NEAR(g.grad().item<double>(), (f(g0 + e) - f(g0 - e)) / (2 * e), 1e-8);
+}
+
 TEST(Mlp, GatedProduct) {
   // down(act(gate h) * up h) with 1x1 weights: 3 * silu(2 * 0.5) * (4 * 0.5).
   Mlp m;

@@ -85,6 +85,30 @@ TEST(AdamW, MatchesLibTorchAdamWInFloat32) {
                                                                 << ours[i] << "\n" << theirs[i];
 }
 
+TEST(AdamW, FusedAndOpByOpUpdatesAgreeToRounding) {
+  // A non-contiguous parameter takes the op-by-op path; the same values stored contiguously take the
+  // fused one. Same formula and order; ATen's vectorised kernels may round the last bit differently
+  // (a scalar divisor applied as a reciprocal, fused multiply-adds), so: equal to a few ulps.
+  for (auto dt : {at::kFloat, at::kDouble}) {
+    at::Tensor base = at::randn({5, 7}, dt);
+    at::Tensor fused = leaf(base.clone());
+    at::Tensor strided = base.t().contiguous().t().detach().requires_grad_(true);  // same values, transposed strides
+    ASSERT_FALSE(strided.is_contiguous());
+    AdamW a({{.params = {fused}, .weight_decay = 0.05}}, {.beta1 = 0.7, .beta2 = 0.95, .eps = 1e-7});
+    AdamW b({{.params = {strided}, .weight_decay = 0.05}}, {.beta1 = 0.7, .beta2 = 0.95, .eps = 1e-7});
+    for (int t = 1; t <= 5; ++t) {
+      at::Tensor g = at::randn({5, 7}, dt);
+      set_grad(fused, g.clone());
+      set_grad(strided, g.t().contiguous().t());
+      a.step(1e-2 / t);
+      b.step(1e-2 / t);
+    }
+    const double tol = dt == at::kFloat ? 1e-6 : 1e-14;
+    EXPECT_TRUE(at::allclose(fused.detach(), strided.detach().contiguous(), tol, tol)) << dt;
+    EXPECT_FALSE(at::equal(fused.detach(), base)) << "the parameters moved";
+  }
+}
+
 TEST(AdamW, Bfloat16ParametersKeepAFloat32Master) {
   // lr 1e-4: every update (about lr, Adam's normalised step) is below half a bf16 ulp at 1.0 (2^-8), so
   // updating bf16 weights directly would never move them. The master accumulates the updates.
