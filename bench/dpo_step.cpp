@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "data/batch.h"
 #include "data/sampler.h"
 #include "data/tokenized_dataset.h"
@@ -86,14 +87,6 @@ struct Args {
   std::string trace;
   double lr_full = 1e-5, lr_lora = 1e-4;
 };
-
-int64_t status_kb(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + std::string(key).size());
-  return -1;
-}
 
 // Self time (an op's time minus the ops it calls) summed by op name and input shapes, largest first.
 void write_op_profile(const torch::autograd::profiler::thread_event_lists& lists, const fs::path& file) {

@@ -17,18 +17,11 @@
 #include <fstream>
 #include <string>
 
+#include "bench_util.h"
 #include "model/runtime.h"
 #include "model/scorer.h"
 
 namespace {
-
-int64_t status_kb(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + std::string(key).size());
-  return -1;
-}
 
 struct Result {
   double peak_mb = 0;

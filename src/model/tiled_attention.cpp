@@ -69,20 +69,35 @@ at::Tensor to_output(const at::Tensor& out5, const Shape& s) {
   return out5.permute({0, 3, 1, 2, 4}).reshape({s.B, s.Tq, s.Hkv * s.G * s.D});  // [B, Tq, Hq*D]
 }
 
+// The whole forward: q regrouped to [B, Hkv, G, Tq, D], the output in that layout and, when asked for
+// (a graph is kept), the softmax statistics.
+struct Forward {
+  at::Tensor q5, out5, row_max, row_sum;
+};
+
+Forward run_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
+                    int64_t causal_offset, int64_t tile, bool keep_stats) {
+  const Shape s = shape_of(q, k);
+  Forward f;
+  f.q5 = q.reshape({s.B, s.Hkv, s.G, s.Tq, s.D}).contiguous();
+  f.out5 = at::empty({s.B, s.Hkv, s.G, s.Tq, s.D}, q.options());
+  if (keep_stats) {
+    f.row_max = at::empty({s.B, s.Hkv, s.G, s.Tq}, q.options().dtype(bias.scalar_type()));
+    f.row_sum = at::empty_like(f.row_max);
+  }
+  forward_tiles(f.q5, k, v, bias, s, scale, causal_offset, tile, f.out5, f.row_max, f.row_sum);
+  return f;
+}
+
 struct TiledAttention : public torch::autograd::Function<TiledAttention> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& bias, double scale, int64_t causal_offset, int64_t tile) {
-    const Shape s = shape_of(q, k);
-    at::Tensor q5 = q.reshape({s.B, s.Hkv, s.G, s.Tq, s.D}).contiguous();
-    at::Tensor out5 = at::empty({s.B, s.Hkv, s.G, s.Tq, s.D}, q.options());
-    at::Tensor row_max = at::empty({s.B, s.Hkv, s.G, s.Tq}, q.options().dtype(bias.scalar_type()));
-    at::Tensor row_sum = at::empty_like(row_max);
-    forward_tiles(q5, k, v, bias, s, scale, causal_offset, tile, out5, row_max, row_sum);
-    ctx->save_for_backward({q5, k, v, bias, out5, row_max, row_sum});
+    Forward f = run_forward(q, k, v, bias, scale, causal_offset, tile, /*keep_stats=*/true);
+    ctx->save_for_backward({f.q5, k, v, bias, f.out5, f.row_max, f.row_sum});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["causal_offset"] = causal_offset;
     ctx->saved_data["tile"] = tile;
-    return to_output(out5, s);
+    return to_output(f.out5, shape_of(q, k));
   }
 
   // With P = softmax(S) and S = scale * q k^T + bias, per tile:
@@ -130,12 +145,7 @@ at::Tensor tiled_attention(const at::Tensor& q, const at::Tensor& k, const at::T
   const bool grad = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
   if (grad) return TiledAttention::apply(q, k, v, bias, scale, causal_offset, tile);
   // No graph to keep: the same tiles, nothing saved.
-  const Shape s = shape_of(q, k);
-  at::Tensor q5 = q.reshape({s.B, s.Hkv, s.G, s.Tq, s.D}).contiguous();
-  at::Tensor out5 = at::empty({s.B, s.Hkv, s.G, s.Tq, s.D}, q.options());
-  at::Tensor none1, none2;
-  forward_tiles(q5, k, v, bias, s, scale, causal_offset, tile, out5, none1, none2);
-  return to_output(out5, s);
+  return to_output(run_forward(q, k, v, bias, scale, causal_offset, tile, /*keep_stats=*/false).out5, shape_of(q, k));
 }
 
 }  // namespace prefer::model
