@@ -65,7 +65,7 @@
 #include "train/dpo_recipe.h"
 #include "train/grad_clip.h"
 #include "train/optimizer.h"
-#include "train/sequence_logps.h"
+#include "train/batch_logps.h"
 #include "util/json.h"
 #include "util/timer.h"
 
@@ -336,7 +336,7 @@ struct Prefer {
     policy->set_training(false);
     at::Tensor sum;
     if (v.chunked) {
-      sum = train::sequence_logps(m, b, chunk()).sum;
+      sum = train::batch_logps(m, b, chunk()).sum;
     } else {
       at::Tensor h = m.forward(b.ids, b.positions, b.layout);
       at::Tensor tok = naive_token_logps(m, h, b, nullptr);

@@ -21,6 +21,10 @@ struct ExitCode {
   int code;
 };
 
+// A boolean option with the rule every command follows: `--x`, `--x true|false` and `--x=false` (also
+// 1/0, yes/no, True/False); anything else is an error naming the option.
+CLI::Option* add_bool_option(CLI::App* cmd, const std::string& name, bool& target, const std::string& help);
+
 // One per command file (cli/<command>.cpp).
 void add_demo_command(CLI::App& app, GlobalOptions& g);
 void add_inspect_command(CLI::App& app, GlobalOptions& g);
@@ -29,5 +33,8 @@ void add_tokenize_command(CLI::App& app, GlobalOptions& g);
 void add_dpo_command(CLI::App& app, GlobalOptions& g);
 void add_generate_command(CLI::App& app, GlobalOptions& g);
 void add_logprobs_command(CLI::App& app, GlobalOptions& g);
+void add_sft_command(CLI::App& app, GlobalOptions& g);
+void add_reward_command(CLI::App& app, GlobalOptions& g);
+void add_score_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace prefer::cli

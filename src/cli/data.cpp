@@ -30,7 +30,7 @@ void add_validate(CLI::App* data_cmd, GlobalOptions& g) {
   CLI::App* cmd = data_cmd->add_subcommand("validate", "Check a dataset before training: one report, exit 0 (ok), 1 (errors), 2 (cannot read)");
   cmd->add_option("--data", o->data, "JSONL (or JSON array) file")->required();
   cmd->add_option("--model", o->model, "Model folder (its tokenizer and chat template are used)")->required();
-  cmd->add_flag("--json", o->json, "Print the report as JSON");
+  add_bool_option(cmd, "json", o->json, "Print the report as JSON");
   cmd->add_option("--eval_split", o->eval_split, "Fraction to hold out for evaluation (reported)")->check(CLI::Range(0.0, 0.9));
   cmd->add_option("--show", o->show, "Print N examples as the model sees them")->check(CLI::NonNegativeNumber);
   o->flags.add_to(cmd);

@@ -1,5 +1,6 @@
 #include "cli/data_options.h"
 
+#include "cli/command.h"
 #include "util/error.h"
 
 namespace prefer::cli {
@@ -16,7 +17,7 @@ void DataFlags::add_to(CLI::App* cmd) {
   cmd->add_option("--max_prompt_length", max_prompt_length, "Longest prompt in tokens (its end is kept); 0 = no limit");
   cmd->add_option("--truncation_mode", truncation_mode, "keep_start (cut completions) or keep_end (cut prompts)")->capture_default_str();
   cmd->add_option("--cache_dir", cache_dir, "Folder for the tokenized-data cache (default ~/.cache/prefer)");
-  cmd->add_flag("--no_cache", no_cache, "Tokenize again instead of using the cache");
+  add_bool_option(cmd, "no_cache", no_cache, "Tokenize again instead of using the cache");
 }
 
 data::PrepareOptions DataFlags::prepare_options() const {

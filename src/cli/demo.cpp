@@ -21,7 +21,7 @@
 #include "model/lora.h"
 #include "model/runtime.h"
 #include "train/metrics_log.h"
-#include "train/sequence_logps.h"
+#include "train/batch_logps.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -68,7 +68,7 @@ double prefers_chosen(const model::CausalLM& m, const data::TokenizedDataset& d)
   auto batches = data::epoch_batches(d, {.batch_size = 16, .shuffle = false, .group_by_length = false}, 0);
   for (const auto& b : batches) {
     data::Batch batch = data::make_batch(d, b);
-    train::SequenceLogps s = train::sequence_logps(m, batch);
+    model::SequenceScores s = train::batch_logps(m, batch, 1024);
     const int64_t B = batch.pairs;
     at::Tensor mean = s.sum / s.count.clamp_min(1).to(s.sum.scalar_type());
     wins += mean.slice(0, 0, B).gt(mean.slice(0, B, 2 * B)).sum().item<int64_t>();

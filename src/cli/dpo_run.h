@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "cli/option_set.h"
+#include "cli/train_run.h"
 #include "util/json.h"
 
 namespace prefer::cli {
@@ -11,15 +12,9 @@ namespace prefer::cli {
 // Every option of `prefer dpo` with TRL's name, type, default and help.
 OptionSet dpo_option_set();
 
-struct DpoRunSummary {
-  std::filesystem::path output_dir, final_dir;
-  int64_t steps = 0;
-  double seconds = 0;
-  Json last_train, last_eval;  // the last metrics rows
-  std::vector<Json> warnings;
-};
+using DpoRunSummary = RunSummary;
 
 // Runs DPO from resolved options (the JSON of dpo_option_set().resolve()). Writes the run folder.
-DpoRunSummary run_dpo(const Json& options, std::ostream& out);
+RunSummary run_dpo(const Json& options, std::ostream& out);
 
 }  // namespace prefer::cli

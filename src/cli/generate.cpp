@@ -10,6 +10,7 @@
 #include "data/pipeline.h"
 #include "model/generation.h"
 #include "model/loader.h"
+#include "model/model_source.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -20,35 +21,34 @@ namespace fs = std::filesystem;
 
 void add_generate_command(CLI::App& app, GlobalOptions& g) {
   struct Options {
-    std::string model, data, output, do_sample = "false";
+    std::string model, adapter, data, output;
+    bool do_sample = false;
     int64_t max_new_tokens = 128, top_k = 50, batch_size = 8, seed = 0;
     double temperature = 1.0, top_p = 1.0;
     bool bf16 = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate completions for prompts (JSONL in, JSONL out)");
-  cmd->add_option("--model", o->model, "Model folder")->required();
+  cmd->add_option("--model", o->model, "Model folder, run folder or PEFT adapter")->required();
+  cmd->add_option("--adapter", o->adapter, "A PEFT adapter applied on top of --model");
   cmd->add_option("--data", o->data, "JSONL with prompt, messages or prompt_ids per line")->required();
   cmd->add_option("--output", o->output, "JSONL to write")->required();
   cmd->add_option("--max_new_tokens", o->max_new_tokens, "Tokens to generate at most")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--do_sample", o->do_sample, "true: sample; false: greedy")->capture_default_str();
+  add_bool_option(cmd, "do_sample", o->do_sample, "true: sample; false: greedy [default: false]");
   cmd->add_option("--temperature", o->temperature, "Sampling temperature")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--top_k", o->top_k, "Sample from the k most likely tokens (0 = all)")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--top_p", o->top_p, "Nucleus sampling mass")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--batch_size", o->batch_size, "Prompts per batch")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_flag("--bf16", o->bf16, "Compute in bfloat16");
+  add_bool_option(cmd, "bf16", o->bf16, "Compute in bfloat16");
   cmd->callback([o, &g] {
     apply_global_options(g);
-    bool sample;
-    if (o->do_sample == "true" || o->do_sample == "True" || o->do_sample == "1") sample = true;
-    else if (o->do_sample == "false" || o->do_sample == "False" || o->do_sample == "0") sample = false;
-    else throw Error("must be true or false, not '" + o->do_sample + "'", {.field = "do_sample"});
-
-    data::TextModel text = data::TextModel::load(o->model);
+    const bool sample = o->do_sample;
+    model::ModelSource src = model::resolve_model_source(o->model, o->adapter.empty() ? std::nullopt : std::optional<fs::path>(o->adapter));
+    data::TextModel text = data::TextModel::load(src.tokenizer);
     model::LoadOptions lo;
     lo.dtype = o->bf16 ? at::kBFloat16 : at::kFloat;
-    model::CausalLM m = model::load_model(o->model, lo);
+    model::CausalLM m = model::load_model_source(src, lo);
 
     // Read every line first, so a bad line fails before any compute.
     std::vector<OrderedJson> rows;

@@ -16,8 +16,8 @@ void add_inspect_command(CLI::App& app, GlobalOptions& g) {
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("inspect", "Describe and validate a Hugging Face model folder");
   cmd->add_option("--model", opt->model, "Model folder (config.json, *.safetensors, tokenizer files)")->required();
-  cmd->add_flag("--tensors", opt->tensors, "List every tensor with dtype and shape");
-  cmd->add_flag("--json", opt->json, "Print the summary as one JSON object");
+  add_bool_option(cmd, "tensors", opt->tensors, "List every tensor with dtype and shape");
+  add_bool_option(cmd, "json", opt->json, "Print the summary as one JSON object");
   cmd->callback([opt, &g] {
     apply_global_options(g);
     Json s = summarize_model_folder(opt->model, opt->tensors);

@@ -13,7 +13,8 @@
 #include "data/batch.h"
 #include "data/pipeline.h"
 #include "model/loader.h"
-#include "train/sequence_logps.h"
+#include "model/model_source.h"
+#include "train/batch_logps.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -39,7 +40,7 @@ Scores score_dataset(const model::CausalLM& m, const data::TokenizedDataset& d, 
     std::vector<size_t> ex(all.begin() + static_cast<std::ptrdiff_t>(start),
                            all.begin() + static_cast<std::ptrdiff_t>(std::min(n, start + static_cast<size_t>(batch_size))));
     data::Batch b = data::make_batch(d, ex);
-    train::SequenceLogps lp = train::sequence_logps(m, b, chunk);
+    model::SequenceScores lp = train::batch_logps(m, b, chunk);
     at::Tensor sum = lp.sum.to(at::kDouble);
     const int64_t B = b.pairs;
     for (int64_t k = 0; k < B; ++k) {
@@ -76,21 +77,23 @@ void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
   cmd->add_option("--beta", o->beta, "beta of the implicit reward")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch_size", o->batch_size, "Examples per batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--chunk_tokens", o->chunk_tokens, "Completion positions per LM-head chunk")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_flag("--bf16", o->bf16, "Compute in bfloat16");
+  add_bool_option(cmd, "bf16", o->bf16, "Compute in bfloat16");
   o->flags.max_length = 0;  // score whole examples unless asked to truncate
   o->flags.add_to(cmd);
   cmd->callback([o, &g] {
     apply_global_options(g);
     data::PrepareOptions prep = o->flags.prepare_options();
-    data::TextModel text = data::TextModel::load(o->model);
+    model::ModelSource src = model::resolve_model_source(o->model);
+    data::TextModel text = data::TextModel::load(src.tokenizer);
     data::PreparedData pd = data::prepare_data(o->data, text, prep);
     for (const auto& w : pd.warnings) std::cerr << "warning: " << w << "\n";
     const data::TokenizedDataset& d = pd.data;
     model::LoadOptions lo;
     lo.dtype = o->bf16 ? at::kBFloat16 : at::kFloat;
-    Scores pol = score_dataset(model::load_model(o->model, lo), d, o->batch_size, o->chunk_tokens);
+    Scores pol = score_dataset(model::load_model_source(src, lo), d, o->batch_size, o->chunk_tokens);
     std::optional<Scores> ref;
-    if (!o->reference.empty()) ref = score_dataset(model::load_model(o->reference, lo), d, o->batch_size, o->chunk_tokens);
+    if (!o->reference.empty()) ref = score_dataset(model::load_model_source(model::resolve_model_source(o->reference, std::nullopt, "reference"), lo), d,
+                                                        o->batch_size, o->chunk_tokens);
 
     const size_t n = d.size();
     std::string out;

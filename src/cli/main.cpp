@@ -15,6 +15,17 @@
 
 namespace prefer::cli {
 
+CLI::Option* add_bool_option(CLI::App* cmd, const std::string& name, bool& target, const std::string& help) {
+  const std::string flag = name.rfind("--", 0) == 0 ? name.substr(2) : name;
+  auto set = [&target, flag](const std::vector<std::string>& v) {
+    const std::string s = v.empty() ? "" : v.back();
+    if (s.empty() || s == "true" || s == "True" || s == "1" || s == "yes") target = true;
+    else if (s == "false" || s == "False" || s == "0" || s == "no") target = false;
+    else throw prefer::Error("expected true or false, found '" + s + "'", {.field = flag});
+  };
+  return cmd->add_option_function<std::vector<std::string>>("--" + flag, set, help)->expected(0, 1)->type_name("[BOOL]")->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
 void apply_global_options(const GlobalOptions& g) {
   init_logging(g.log_level);
   model::set_num_threads(g.threads);
@@ -45,6 +56,9 @@ int main(int argc, char** argv) {
   add_dpo_command(app, g);
   add_generate_command(app, g);
   add_logprobs_command(app, g);
+  add_sft_command(app, g);
+  add_reward_command(app, g);
+  add_score_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ExtrasError& e) {

@@ -22,12 +22,12 @@ void add_tokenize_command(CLI::App& app, GlobalOptions& g) {
   CLI::App* cmd = app.add_subcommand("tokenize", "Show the token ids (and tokens) a model's tokenizer gives, or decode ids");
   cmd->add_option("--model", o->model, "Model folder (tokenizer.json, tokenizer_config.json)")->required();
   cmd->add_option("--input", o->input, "File to read, - for stdin")->capture_default_str();
-  cmd->add_flag("--jsonl", o->jsonl, "Input lines are JSON objects with a \"text\" field");
-  cmd->add_flag("--chat", o->chat, "Input lines are JSON objects with \"messages\", rendered with the chat template first");
-  cmd->add_flag("--add_generation_prompt", o->generation_prompt, "With --chat: end with the assistant turn's opening");
-  cmd->add_flag("--no_special_tokens", o->no_special, "Do not let the tokenizer add BOS/EOS");
-  cmd->add_flag("--decode", o->decode, "Decode {\"ids\": [...]} lines back to text");
-  cmd->add_flag("--skip_special_tokens", o->skip_special, "With --decode: leave special tokens out");
+  add_bool_option(cmd, "jsonl", o->jsonl, "Input lines are JSON objects with a \"text\" field");
+  add_bool_option(cmd, "chat", o->chat, "Input lines are JSON objects with \"messages\", rendered with the chat template first");
+  add_bool_option(cmd, "add_generation_prompt", o->generation_prompt, "With --chat: end with the assistant turn's opening");
+  add_bool_option(cmd, "no_special_tokens", o->no_special, "Do not let the tokenizer add BOS/EOS");
+  add_bool_option(cmd, "decode", o->decode, "Decode {\"ids\": [...]} lines back to text");
+  add_bool_option(cmd, "skip_special_tokens", o->skip_special, "With --decode: leave special tokens out");
   cmd->callback([o, &g] {
     apply_global_options(g);
     data::TextModel model = data::TextModel::load(o->model);

@@ -26,6 +26,8 @@ Layout detect(const Json& first, const ColumnMap& c, const ErrorContext& ctx) {
   Layout l;
   if (has(first, c.chosen + "_ids") || has(first, c.rejected + "_ids")) {
     l = {DatasetKind::Preference, true, true};
+  } else if (has(first, "input_ids")) {
+    l = {DatasetKind::Sft, true, false};  // TRL's processed SFT rows: input_ids (+ completion_mask)
   } else if (has(first, c.completion + "_ids")) {
     l = {has(first, c.label) ? DatasetKind::Unpaired : DatasetKind::Sft, true, true};
   } else if (has(first, c.chosen) || has(first, c.rejected)) {
@@ -120,7 +122,22 @@ Example parse_record(const OrderedJson& rec, const Layout& l, const ColumnMap& c
   if (!rec.is_object()) throw Error("expected a JSON object, found " + json_type_name(rec), ctx);
   Example ex;
   ex.line = ctx.line;
-  if (l.pretokenized) {
+  if (l.pretokenized && l.kind == DatasetKind::Sft && !l.has_prompt) {
+    // input_ids with an optional completion_mask of the form [0]*k + [1]*rest: the first k tokens are the
+    // prompt (not trained on), the rest the completion. Without a mask every token is trained on.
+    Content all = read_ids(rec, "input_ids", true, ctx);
+    size_t k = 0;
+    if (auto it = rec.find("completion_mask"); it != rec.end() && !it->is_null()) {
+      if (!it->is_array() || it->size() != all.ids.size())
+        throw Error("expected a list of 0/1 as long as input_ids (" + std::to_string(all.ids.size()) + ")", field_ctx(ctx, "completion_mask"));
+      while (k < it->size() && (*it)[k] == 0) ++k;
+      for (size_t i = k; i < it->size(); ++i)
+        if ((*it)[i] != 1)
+          throw Error("must be zeros then ones (prompt, then completion); other masks are not supported", field_ctx(ctx, "completion_mask"));
+    }
+    ex.prompt = Content::of_ids(std::vector<int32_t>(all.ids.begin(), all.ids.begin() + static_cast<std::ptrdiff_t>(k)));
+    ex.completion = Content::of_ids(std::vector<int32_t>(all.ids.begin() + static_cast<std::ptrdiff_t>(k), all.ids.end()));
+  } else if (l.pretokenized) {
     ex.prompt = read_ids(rec, c.prompt + "_ids", true, ctx);
     if (l.kind == DatasetKind::Preference) {
       ex.chosen = read_ids(rec, c.chosen + "_ids", true, ctx);

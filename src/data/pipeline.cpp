@@ -3,6 +3,8 @@
 #include <cstdlib>
 
 #include "data/token_cache.h"
+#include "util/error.h"
+#include "util/file.h"
 #include "util/hash.h"
 
 namespace prefer::data {
@@ -15,6 +17,21 @@ TextModel TextModel::load(const fs::path& dir) {
   if (has_template)
     m.chat_template = text::load_chat_template(fs::exists(cfg) ? cfg : fs::path(), fs::exists(jinja) ? jinja : fs::path());
   return m;
+}
+
+void TextModel::use_template(const fs::path& from) {
+  if (fs::is_directory(from)) {
+    TextModel other = TextModel::load(from);
+    if (!other.chat_template)
+      throw Error("this folder has no chat template", {.file = from.string(), .field = "chat_template_path"});
+    chat_template = std::move(other.chat_template);
+    fs::path jinja = from / "chat_template.jinja";
+    template_override = fs::exists(jinja) ? read_file(jinja) : other.tokenizer.config().chat_templates.begin()->second;
+    return;
+  }
+  if (!fs::exists(from)) throw Error("no such file", {.file = from.string(), .field = "chat_template_path"});
+  template_override = read_file(from);
+  chat_template = text::load_chat_template(fs::path(), from);
 }
 
 fs::path default_cache_dir() {
@@ -72,7 +89,7 @@ PreparedData prepare_data(const fs::path& file, const TextModel& model, const Pr
   if (opt.cache_dir) {
     const auto& c = opt.read.columns;
     const auto& t = opt.tokenize;
-    key = {{"version", 1},
+    key = {{"version", 2},
            {"data", {{"path", fs::absolute(file).string()}, {"size", fs::file_size(file)}, {"hash", hex64(hash_file(file))}}},
            {"tokenizer", hex64(hash_if_exists(model.dir / "tokenizer.json") ^ (hash_if_exists(model.dir / "tokenizer_config.json") * 31) ^
                                (hash_if_exists(model.dir / "chat_template.jinja") * 131))},
@@ -81,6 +98,8 @@ PreparedData prepare_data(const fs::path& file, const TextModel& model, const Pr
            {"max_prompt_length", t.max_prompt_length ? Json(*t.max_prompt_length) : Json(nullptr)},
            {"truncation_mode", t.truncation_mode == TruncationMode::KeepStart ? "keep_start" : "keep_end"},
            {"chat_template_kwargs", Json::parse(t.chat_template_kwargs.dump())},
+           {"eos_token", t.eos_token ? Json(*t.eos_token) : Json(nullptr)},
+           {"chat_template", model.template_override.empty() ? Json(nullptr) : Json(hex64(hash_bytes(model.template_override)))},
            {"expect", opt.read.expect ? std::string(dataset_kind_name(*opt.read.expect)) : ""}};
     cache_file = cache_path(*opt.cache_dir, key);
     if (auto hit = load_cached_tokens(cache_file, key)) {
@@ -88,6 +107,7 @@ PreparedData prepare_data(const fs::path& file, const TextModel& model, const Pr
       out.stats = stats_from_json(hit->stats["tokenize"]);
       out.kind = static_cast<DatasetKind>(hit->stats.value("kind", 0));
       out.conversational = hit->stats.value("conversational", false);
+      out.prompted = hit->stats.value("prompted", false);
       out.from_cache = true;
       out.warnings = tokenize_warnings(out.stats, file.string());
       return out;
@@ -97,11 +117,16 @@ PreparedData prepare_data(const fs::path& file, const TextModel& model, const Pr
   out.kind = ds.kind;
   out.conversational = ds.conversational;
   ExampleTokenizer tok(model.tokenizer, model.templ(), opt.tokenize);
-  for (const Example& ex : ds.examples)
+  for (const Example& ex : ds.examples) {
+    const Content& p = ex.prompt;
+    out.prompted = out.prompted || (p.kind == Content::Kind::Text && !p.text.empty()) ||
+                   (p.kind == Content::Kind::Messages && !p.messages.empty()) || (p.kind == Content::Kind::Ids && !p.ids.empty());
     if (auto t = tok.tokenize(ex, out.stats, file.string())) out.data.add(*t);
+  }
   out.warnings = tokenize_warnings(out.stats, file.string());
   if (opt.cache_dir) {
-    Json stats = {{"tokenize", stats_json(out.stats)}, {"kind", static_cast<int>(out.kind)}, {"conversational", out.conversational}};
+    Json stats = {{"tokenize", stats_json(out.stats)}, {"kind", static_cast<int>(out.kind)}, {"conversational", out.conversational},
+                  {"prompted", out.prompted}};
     try {
       save_cached_tokens(cache_file, key, out.data, stats);
     } catch (const Error& e) {

@@ -19,7 +19,10 @@ struct TextModel {
   std::filesystem::path dir;
   text::Tokenizer tokenizer;
   std::optional<text::ChatTemplate> chat_template;
+  std::string template_override;  // the source of a template set with use_template (part of cache keys)
   static TextModel load(const std::filesystem::path& model_dir);
+  // TRL's chat_template_path: a .jinja file, or a model folder whose template to take.
+  void use_template(const std::filesystem::path& file_or_folder);
   const text::ChatTemplate* templ() const { return chat_template ? &*chat_template : nullptr; }
 };
 
@@ -33,6 +36,7 @@ struct PreparedData {
   TokenizedDataset data;
   DatasetKind kind = DatasetKind::Preference;
   bool conversational = false;
+  bool prompted = false;  // some example has a non-empty prompt (SFT: completion-only loss by default)
   bool from_cache = false;
   TokenizeStats stats;
   // Plain-language notes for the user: prefix mismatches (once, with a count and an example line),

@@ -45,6 +45,7 @@ void ExampleTokenizer::drop_double_bos(std::vector<int32_t>& ids, TokenizeStats&
 std::vector<int32_t> ExampleTokenizer::encode_prompt(const Content& prompt, bool conversational, TokenizeStats& stats) const {
   std::vector<int32_t> ids;
   if (prompt.kind == Content::Kind::Ids) return prompt.ids;
+  if (conversational && prompt.kind == Content::Kind::Absent) return ids;  // a whole conversation (SFT messages)
   if (conversational) {
     ids = tok_.encode(render(prompt.messages, true), false);
   } else {
@@ -69,7 +70,7 @@ TokenizedSide ExampleTokenizer::encode_completion(const Content& prompt, const s
     full = tok_.encode(render(all, false), false);
   } else {
     std::string text = completion.text;
-    const auto& eos = tok_.config().eos_token;
+    const auto& eos = opt_.eos_token ? opt_.eos_token : tok_.config().eos_token;
     if (eos && !eos->empty() && (text.size() < eos->size() || text.compare(text.size() - eos->size(), eos->size(), *eos) != 0))
       text += *eos;
     full = tok_.encode(prompt.text + text, true);

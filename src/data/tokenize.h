@@ -35,6 +35,8 @@ struct TokenizeOptions {
   std::optional<int64_t> max_prompt_length;  // none = no separate prompt limit
   TruncationMode truncation_mode = TruncationMode::KeepStart;
   nlohmann::ordered_json chat_template_kwargs = nlohmann::ordered_json::object();  // e.g. enable_thinking
+  // The text appended to plain-text completions that lack it (TRL's eos_token); none = the tokenizer's.
+  std::optional<std::string> eos_token;
 };
 
 // One tokenized completion of a prompt (a preference pair has two). With keep_end truncation each row

@@ -58,29 +58,38 @@ std::span<const int32_t> TokenizedDataset::rejected(size_t i) const {
   return tokens_.subspan(static_cast<size_t>(r.rejected_off), static_cast<size_t>(r.rejected_len));
 }
 
+TokenizedExample TokenizedDataset::example(size_t i) const {
+  const Row& r = rows_.at(i);
+  TokenizedExample ex;
+  ex.line = r.line;
+  ex.paired = r.paired;
+  auto span_of = [&](int64_t off, int64_t len) {
+    auto s = tokens_.subspan(static_cast<size_t>(off), static_cast<size_t>(len));
+    return std::vector<int32_t>(s.begin(), s.end());
+  };
+  ex.prompt_ids = span_of(r.prompt_off, r.prompt_len);
+  ex.chosen.completion_ids = span_of(r.chosen_off, r.chosen_len);
+  ex.chosen.prompt_start = r.chosen_prompt_start;
+  ex.chosen.truncated = r.truncated;
+  if (r.paired) {
+    ex.rejected.completion_ids = span_of(r.rejected_off, r.rejected_len);
+    ex.rejected.prompt_start = r.rejected_prompt_start;
+  }
+  if (r.label >= 0) ex.label = r.label == 1;
+  if (!std::isnan(r.margin)) ex.margin = r.margin;
+  return ex;
+}
+
 TokenizedDataset TokenizedDataset::select(const std::vector<size_t>& rows) const {
   TokenizedDataset d;
-  for (size_t i : rows) {
-    const Row& r = rows_.at(i);
-    TokenizedExample ex;
-    ex.line = r.line;
-    ex.paired = r.paired;
-    auto span_of = [&](int64_t off, int64_t len) {
-      auto s = tokens_.subspan(static_cast<size_t>(off), static_cast<size_t>(len));
-      return std::vector<int32_t>(s.begin(), s.end());
-    };
-    ex.prompt_ids = span_of(r.prompt_off, r.prompt_len);
-    ex.chosen.completion_ids = span_of(r.chosen_off, r.chosen_len);
-    ex.chosen.prompt_start = r.chosen_prompt_start;
-    ex.chosen.truncated = r.truncated;
-    if (r.paired) {
-      ex.rejected.completion_ids = span_of(r.rejected_off, r.rejected_len);
-      ex.rejected.prompt_start = r.rejected_prompt_start;
-    }
-    if (r.label >= 0) ex.label = r.label == 1;
-    if (!std::isnan(r.margin)) ex.margin = r.margin;
-    d.add(ex);
-  }
+  for (size_t i : rows) d.add(example(i));
+  return d;
+}
+
+TokenizedDataset TokenizedDataset::concat(const std::vector<const TokenizedDataset*>& parts) {
+  TokenizedDataset d;
+  for (const TokenizedDataset* p : parts)
+    for (size_t i = 0; i < p->size(); ++i) d.add(p->example(i));
   return d;
 }
 

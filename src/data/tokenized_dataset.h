@@ -43,6 +43,10 @@ class TokenizedDataset {
   std::span<const int32_t> rejected(size_t i) const;
   // A new (owned) dataset holding the given rows, in that order (train/eval splits).
   TokenizedDataset select(const std::vector<size_t>& rows) const;
+  // The datasets one after another (several --data files), as a new owned dataset.
+  static TokenizedDataset concat(const std::vector<const TokenizedDataset*>& parts);
+  // Row i back as a TokenizedExample.
+  TokenizedExample example(size_t i) const;
   // A content hash of every token and row (cache keys of values computed from this data).
   uint64_t content_hash() const;
 

@@ -33,6 +33,7 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
     at::Tensor lse_all = at::empty({N}, opts);  // kept for backward: softmax = exp(logits - lse)
     at::Tensor ent = stats ? at::empty({N}, opts) : at::Tensor();
     at::Tensor mean = stats ? at::empty({N}, opts) : at::Tensor();
+    at::Tensor hit = stats ? at::empty({N}, opts) : at::Tensor();
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t c = std::min(chunk, N - s);
       at::Tensor logits = chunk_logits(h.narrow(0, s, c), w, acc);  // [c, V]
@@ -43,7 +44,8 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
         // One exp pass serves the log-sum-exp and the entropy: with e = exp(logits - max) and
         // S = sum(e), lse = max + log S and entropy = lse - sum(e * logits) / S (a row-wise dot product,
         // so no [c, V] product is formed).
-        at::Tensor m = std::get<0>(logits.max(-1, /*keepdim=*/true));  // [c, 1]
+        auto [m, arg] = logits.max(-1, /*keepdim=*/true);  // [c, 1]
+        hit.narrow(0, s, c).copy_(arg.squeeze(1).eq(targets.narrow(0, s, c)));
         at::Tensor e = (logits - m).exp_();
         at::Tensor sum = e.sum(-1);
         lse = m.squeeze(1) + sum.log();
@@ -57,8 +59,8 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
     ctx->save_for_backward({h, w, targets, lse_all});
     ctx->saved_data["chunk"] = chunk;
     if (!stats) return {lp};
-    ctx->mark_non_differentiable({ent, mean});
-    return {lp, ent, mean};
+    ctx->mark_non_differentiable({ent, mean, hit});
+    return {lp, ent, mean, hit};
   }
 
   // d lp_n / d logits_n = onehot(target_n) - softmax(logits_n); chain through logits = h W^T.
@@ -93,12 +95,13 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
 }  // namespace
 
 at::Tensor chunked_token_logprobs(const at::Tensor& h, const at::Tensor& w, const at::Tensor& targets,
-                                  int64_t chunk_tokens, at::Tensor* entropy, at::Tensor* mean_logit) {
+                                  int64_t chunk_tokens, at::Tensor* entropy, at::Tensor* mean_logit, at::Tensor* hit) {
   if (chunk_tokens <= 0) throw Error("must be > 0", {.field = "chunk_tokens"});
-  const bool stats = entropy != nullptr || mean_logit != nullptr;
+  const bool stats = entropy != nullptr || mean_logit != nullptr || hit != nullptr;
   variable_list out = ChunkedLogProbs::apply(h, w, targets.to(at::kLong), chunk_tokens, stats);
   if (entropy) *entropy = out[1];
   if (mean_logit) *mean_logit = out[2];
+  if (hit) *hit = out[3];
   return out[0];
 }
 
@@ -113,18 +116,19 @@ SequenceScores score_tokens(const at::Tensor& hidden, const at::Tensor& lm_head,
                     c10::str(tgt.sizes()) + ", " + c10::str(seq.sizes()),
                 {.field = "score_source"});
   at::Tensor h = hidden.reshape({-1, H}).index_select(0, src);  // [N, H]
-  at::Tensor ent, mean;
+  at::Tensor ent, mean, hit;
   at::Tensor lp = chunked_token_logprobs(h, lm_head, tgt, options.chunk_tokens, options.stats ? &ent : nullptr,
-                                         options.stats ? &mean : nullptr);  // [N]
+                                         options.stats ? &mean : nullptr, options.stats ? &hit : nullptr);  // [N]
   const auto acc_opts = hidden.options().dtype(lp.scalar_type());
   SequenceScores out;
   out.sum = at::zeros({S}, acc_opts).index_add(0, seq, lp);
   out.count = at::zeros({S}, at::TensorOptions().dtype(at::kLong).device(device)).index_add(0, seq, at::ones_like(seq));
-  if (options.per_token) out.token_logprobs = lp;
+  if (options.per_token) out.token_logps = lp;
   if (options.stats) {
     at::Tensor denom = out.count.clamp_min(1).to(lp.scalar_type());
     out.entropy = at::zeros({S}, acc_opts).index_add(0, seq, ent) / denom;
     out.mean_logit = at::zeros({S}, acc_opts).index_add(0, seq, mean) / denom;
+    out.accuracy = at::zeros({S}, acc_opts).index_add(0, seq, hit) / denom;
   }
   return out;
 }
@@ -148,8 +152,15 @@ SequenceScores score(const at::Tensor& hidden, const at::Tensor& lm_head, const 
   at::Tensor targets = ids.to(device, at::kLong).index({b, t});
   SequenceScores out = score_tokens(hidden, lm_head, b * T + t - 1, targets, b, B, options);
   if (options.per_token)
-    out.token_logprobs = at::zeros({B * T}, out.token_logprobs.options()).index_add(0, b * T + t, out.token_logprobs).view({B, T});
+    out.token_logps = at::zeros({B * T}, out.token_logps.options()).index_add(0, b * T + t, out.token_logps).view({B, T});
   return out;
+}
+
+SequenceScores score_tokens(const CausalLM& model, const at::Tensor& ids, const at::Tensor& positions,
+                            const AttentionLayout& layout, const at::Tensor& source, const at::Tensor& target,
+                            const at::Tensor& sequence, int64_t num_sequences, const ScoreOptions& options) {
+  at::Tensor hidden = model.forward(ids, positions, layout);
+  return score_tokens(hidden, model.lm_head_weight(), source, target, sequence, num_sequences, options);
 }
 
 SequenceScores score(const CausalLM& model, const at::Tensor& ids, const at::Tensor& positions,

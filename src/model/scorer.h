@@ -20,16 +20,17 @@ class CausalLM;
 
 struct ScoreOptions {
   int64_t chunk_tokens = 1024;  // response positions per LM-head product ([chunk, vocab] at a time)
-  bool per_token = false;       // also return token_logprobs
+  bool per_token = false;       // also return token_logps
   bool stats = false;           // also return mean_logit and entropy (metrics; no gradient)
 };
 
 struct SequenceScores {
   at::Tensor sum;             // [B] float32 (float64 for a float64 model), differentiable
   at::Tensor count;           // [B] int64: response tokens scored
-  at::Tensor token_logprobs;  // [B, T]: log p(ids[b, t]) at scored slots, 0 elsewhere (per_token)
+  at::Tensor token_logps;     // [B, T]: log p(ids[b, t]) at scored slots, 0 elsewhere (per_token)
   at::Tensor mean_logit;      // [B]: logits averaged over the vocabulary and the response tokens (stats)
   at::Tensor entropy;         // [B]: entropy of the next-token distribution averaged over response tokens (stats)
+  at::Tensor accuracy;        // [B]: share of response tokens that are the argmax of their logits (stats)
 };
 
 // hidden [B, T, H] (CausalLM::forward), lm_head [V, H], ids [B, T] int64, response_mask [B, T] (bool or
@@ -42,10 +43,15 @@ SequenceScores score(const at::Tensor& hidden, const at::Tensor& lm_head, const 
 // (prefix-shared rows, where the first rejected token is predicted from the last prompt slot): token n is
 // id target[n], predicted by hidden row source[n] (flat index b * T + t into hidden [B, T, H]), and
 // belongs to sequence sequence[n] in [0, num_sequences). sum/count/mean_logit/entropy are
-// [num_sequences]; token_logprobs (per_token) is [N] in the order given.
+// [num_sequences]; token_logps (per_token) is [N] in the order given.
 SequenceScores score_tokens(const at::Tensor& hidden, const at::Tensor& lm_head, const at::Tensor& source,
                             const at::Tensor& target, const at::Tensor& sequence, int64_t num_sequences,
                             const ScoreOptions& options = {});
+
+// The forward and score_tokens in one call: what every recipe uses with a data::Batch's score lists.
+SequenceScores score_tokens(const CausalLM& model, const at::Tensor& ids, const at::Tensor& positions,
+                            const AttentionLayout& layout, const at::Tensor& source, const at::Tensor& target,
+                            const at::Tensor& sequence, int64_t num_sequences, const ScoreOptions& options = {});
 
 // The forward and the scoring in one call.
 SequenceScores score(const CausalLM& model, const at::Tensor& ids, const at::Tensor& positions,
@@ -53,8 +59,9 @@ SequenceScores score(const CausalLM& model, const at::Tensor& ids, const at::Ten
 
 // The chunked kernel: log_softmax(h W^T)[n, targets[n]] for rows h [N, H], W [V, H], targets [N]
 // -> [N] (float32 / float64), differentiable in h and W. With `entropy` / `mean_logit` non-null, also
-// fills those per-row metrics [N] (no gradient).
+// fills those per-row metrics [N] (no gradient); with `hit` non-null, 1 where the target is the argmax.
 at::Tensor chunked_token_logprobs(const at::Tensor& h, const at::Tensor& w, const at::Tensor& targets,
-                                  int64_t chunk_tokens, at::Tensor* entropy = nullptr, at::Tensor* mean_logit = nullptr);
+                                  int64_t chunk_tokens, at::Tensor* entropy = nullptr, at::Tensor* mean_logit = nullptr,
+                                  at::Tensor* hit = nullptr);
 
 }  // namespace prefer::model

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "model/lora.h"
-#include "train/sequence_logps.h"
+#include "train/batch_logps.h"
 #include "util/error.h"
 
 namespace prefer::train {
@@ -27,22 +27,22 @@ void DpoRecipe::set_reference_table(at::Tensor chosen, at::Tensor rejected) {
   table_rejected_ = std::move(rejected);
 }
 
-SequenceLogps DpoRecipe::reference_sequence_logps(const data::Batch& batch) {
+model::SequenceScores DpoRecipe::reference_sequence_logps(const data::Batch& batch) {
   at::NoGradGuard no_grad;
-  if (reference_ != nullptr) return sequence_logps(*reference_, batch, opt_.chunk_tokens);
+  if (reference_ != nullptr) return batch_logps(*reference_, batch, opt_.chunk_tokens);
   if (!model::has_lora(policy_) && !policy_is_reference_)
     throw Error("no reference model: full fine-tuning needs a frozen copy or --ref_model (or precompute_ref_log_probs)");
   model::AdaptersDisabled off(policy_);
   bool was_training = policy_.mode().training;
   policy_.set_training(false);  // no dropout in the reference pass
-  SequenceLogps s = sequence_logps(policy_, batch, opt_.chunk_tokens);
+  model::SequenceScores s = batch_logps(policy_, batch, opt_.chunk_tokens);
   policy_.set_training(was_training);
   return s;
 }
 
 std::pair<at::Tensor, at::Tensor> DpoRecipe::live_reference(const data::Batch& batch) {
   const int64_t B = batch.pairs;
-  SequenceLogps s = reference_sequence_logps(batch);
+  model::SequenceScores s = reference_sequence_logps(batch);
   return {s.sum.slice(0, 0, B).to(at::kDouble), s.sum.slice(0, B, 2 * B).to(at::kDouble)};
 }
 
@@ -73,7 +73,7 @@ DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vec
   policy_.set_training(train);
   std::optional<at::NoGradGuard> no_grad;
   if (!train) no_grad.emplace();
-  SequenceLogps pol = sequence_logps(policy_, batch, opt_.chunk_tokens, /*stats=*/true);
+  model::SequenceScores pol = batch_logps(policy_, batch, opt_.chunk_tokens, /*stats=*/true);
   // The loss is computed in float64 at these sizes (B values): exact and cheap.
   at::Tensor sum = pol.sum.to(at::kDouble);
   objectives::DpoInputs in;
@@ -112,7 +112,7 @@ DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vec
       if (table_chosen_.defined())
         throw Error("ld_alpha with trl_version v1.9.0 needs the reference's token log-probs; precompute_ref_log_probs keeps "
                     "only their sums", {.field = "ld_alpha", .hint = "turn precompute_ref_log_probs off for LD-DPO"});
-      SequenceLogps r = reference_sequence_logps(batch);
+      model::SequenceScores r = reference_sequence_logps(batch);
       at::NoGradGuard ng;
       at::Tensor rl = at::zeros({2 * B}, at::kDouble).index_add(0, seq, r.token_logps.to(at::kDouble) * weight);
       in.reference_chosen_logps = rl.slice(0, 0, B);
@@ -122,11 +122,12 @@ DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vec
   objectives::DpoOutput d = objectives::dpo_loss(in, opt_.dpo, &state_);
   out.loss = d.loss;
   out.metrics = d.metrics;
-  // TRL's logits/chosen: the mean over chosen completion tokens of the logits averaged over the vocabulary.
-  at::Tensor ml = pol.mean_logit.to(at::kDouble);
-  at::Tensor cf = chosen_tok.to(at::kDouble), rf = (~chosen_tok).to(at::kDouble);
-  out.metrics["logits/chosen"] = (ml * cf).sum() / cf.sum().clamp_min(1);
-  out.metrics["logits/rejected"] = (ml * rf).sum() / rf.sum().clamp_min(1);
+  // TRL's logits/chosen: the mean over chosen completion tokens of the logits averaged over the vocabulary
+  // (per-sequence means weighted back by their token counts).
+  at::Tensor ml = pol.mean_logit.to(at::kDouble) * pol.count.to(at::kDouble);
+  at::Tensor n = pol.count.to(at::kDouble);
+  out.metrics["logits/chosen"] = ml.slice(0, 0, B).sum() / n.slice(0, 0, B).sum().clamp_min(1);
+  out.metrics["logits/rejected"] = ml.slice(0, B, 2 * B).sum() / n.slice(0, B, 2 * B).sum().clamp_min(1);
   out.chosen_logps = in.policy_chosen_logps.detach();
   out.rejected_logps = in.policy_rejected_logps.detach();
   return out;

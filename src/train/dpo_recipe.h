@@ -16,7 +16,7 @@
 #include "data/tokenized_dataset.h"
 #include "model/causal_lm.h"
 #include "objectives/dpo.h"
-#include "train/sequence_logps.h"
+#include "model/scorer.h"
 
 namespace prefer::train {
 
@@ -63,7 +63,7 @@ class DpoRecipe {
  private:
   // The reference's log-probs of every scored token of `batch` (no gradient): the separate model, or
   // the policy with its adapters off (or as it is, during the precompute pass).
-  SequenceLogps reference_sequence_logps(const data::Batch& batch);
+  model::SequenceScores reference_sequence_logps(const data::Batch& batch);
   std::pair<at::Tensor, at::Tensor> live_reference(const data::Batch& batch);
 
   model::CausalLM& policy_;

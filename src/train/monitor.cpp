@@ -51,6 +51,12 @@ bool reached(const MetricHistory& h, const MonitorOptions& o, double fraction, b
   return static_cast<double>(h.train.back().step) >= fraction * static_cast<double>(o.total_steps);
 }
 
+// Whether `rows` logged rows stand on at least min_pairs_evidence pairs (always, when the count per row
+// is unknown).
+bool enough_pairs(const MonitorOptions& o, int rows) {
+  return o.pairs_per_log <= 0 || o.pairs_per_log * rows >= o.min_pairs_evidence;
+}
+
 TrainingWarning make(std::string id, int64_t step, std::string message, OrderedJson evidence, bool fatal = false) {
   return {.id = std::move(id), .step = step, .message = std::move(message), .evidence = std::move(evidence),
           .fatal = fatal};
@@ -64,6 +70,24 @@ OrderedJson json_number(double v) {
 }
 
 }  // namespace
+
+std::vector<MetricPoint> metric_series(const std::vector<MetricRow>& rows, const std::string& key) {
+  std::vector<MetricPoint> out;
+  for (const Point& p : series(rows, key)) out.push_back({p.step, p.value});
+  return out;
+}
+
+double recent_mean(const std::vector<MetricPoint>& s, int k) {
+  std::vector<Point> p;
+  for (const MetricPoint& m : s) p.push_back({m.step, m.value});
+  return recent_mean(p, k).first;
+}
+
+bool run_reached(const MetricHistory& h, int64_t total_steps, double fraction, bool final_check) {
+  MonitorOptions o;
+  o.total_steps = total_steps;
+  return reached(h, o, fraction, final_check);
+}
 
 std::optional<TrainingWarning> check_nonfinite(const MetricRow& row) {
   for (const char* key : {"loss", "grad_norm"}) {
@@ -146,6 +170,8 @@ std::optional<TrainingWarning> check_accuracy_saturated(const MetricHistory& h, 
                                                         bool final_check) {
   const std::vector<Point> s = series(h.train, "rewards/accuracies");
   const double early_end = o.early_fraction * static_cast<double>(o.total_steps);
+  // An accuracy of 1.0 over a handful of pairs says nothing: each claim needs enough pairs behind it.
+  if (!enough_pairs(o, 1)) return std::nullopt;
   for (const Point& p : s) {
     if (static_cast<double>(p.step) > early_end) break;
     if (p.value > o.early_accuracy)
@@ -203,6 +229,7 @@ std::optional<TrainingWarning> check_accuracy_chance(const MetricHistory& h, con
   const std::vector<Point> s = series(h.train, "rewards/accuracies");
   if (s.size() < 2) return std::nullopt;
   const auto [recent, k] = recent_mean(s, o.smoothing_window);
+  if (!enough_pairs(o, k)) return std::nullopt;
   if (!(std::abs(recent - 0.5) <= o.chance_band)) return std::nullopt;
   const int64_t step = s.back().step;
   return make("accuracy_near_chance", step,
@@ -270,8 +297,27 @@ std::optional<TrainingWarning> check_eval_accuracy(const MetricHistory& h, const
   return std::nullopt;
 }
 
-TrainingMonitor::TrainingMonitor(MonitorOptions options) : options_(options) {
-  if (options_.total_steps <= 0)
+std::vector<MonitorRule> dpo_monitor_rules(const MonitorOptions& o) {
+  using R = MonitorRule;
+  auto rule = [&](int when, auto fn) { return MonitorRule{when, [o, fn](const MetricHistory& h, bool f) { return fn(h, o, f); }}; };
+  return {
+      rule(R::kTrain, [](const MetricHistory& h, const MonitorOptions& o, bool) { return check_rejected_collapse(h, o); }),
+      rule(R::kTrain | R::kFinish, [](const MetricHistory& h, const MonitorOptions& o, bool f) { return check_margins(h, o, f); }),
+      rule(R::kTrain | R::kFinish, [](const MetricHistory& h, const MonitorOptions& o, bool f) { return check_accuracy_saturated(h, o, f); }),
+      rule(R::kTrain | R::kFinish, [](const MetricHistory& h, const MonitorOptions& o, bool f) { return check_likelihood_displacement(h, o, f); }),
+      rule(R::kTrain | R::kFinish, [](const MetricHistory& h, const MonitorOptions& o, bool f) { return check_accuracy_chance(h, o, f); }),
+      rule(R::kEval | R::kFinish, [](const MetricHistory& h, const MonitorOptions& o, bool) { return check_eval_divergence(h, o); }),
+      rule(R::kFinish, [](const MetricHistory& h, const MonitorOptions& o, bool) { return check_eval_accuracy(h, o); }),
+  };
+}
+
+TrainingMonitor::TrainingMonitor(MonitorOptions options) : TrainingMonitor(options.total_steps, dpo_monitor_rules(options)) {
+  options_ = options;
+}
+
+TrainingMonitor::TrainingMonitor(int64_t total_steps, std::vector<MonitorRule> rules) : rules_(std::move(rules)) {
+  options_.total_steps = total_steps;
+  if (total_steps <= 0)
     throw Error("the monitor needs the run's number of optimizer steps (> 0)", {.field = "total_steps"});
 }
 
@@ -281,29 +327,18 @@ void TrainingMonitor::keep(std::optional<TrainingWarning> w, std::vector<Trainin
 
 std::vector<TrainingWarning> TrainingMonitor::observe(const MetricRow& row) {
   std::vector<TrainingWarning> out;
-  if (row.is_eval()) {
-    history_.eval.push_back(row);
-    keep(check_eval_divergence(history_, options_), out);
-    return out;
-  }
-  history_.train.push_back(row);
-  keep(check_nonfinite(row), out);
-  keep(check_rejected_collapse(history_, options_), out);
-  keep(check_margins(history_, options_, false), out);
-  keep(check_accuracy_saturated(history_, options_, false), out);
-  keep(check_likelihood_displacement(history_, options_, false), out);
-  keep(check_accuracy_chance(history_, options_, false), out);
+  const bool eval = row.is_eval();
+  (eval ? history_.eval : history_.train).push_back(row);
+  if (!eval) keep(check_nonfinite(row), out);
+  for (const MonitorRule& r : rules_)
+    if (r.when & (eval ? MonitorRule::kEval : MonitorRule::kTrain)) keep(r.check(history_, false), out);
   return out;
 }
 
 std::vector<TrainingWarning> TrainingMonitor::finish() {
   std::vector<TrainingWarning> out;
-  keep(check_margins(history_, options_, true), out);
-  keep(check_accuracy_saturated(history_, options_, true), out);
-  keep(check_likelihood_displacement(history_, options_, true), out);
-  keep(check_accuracy_chance(history_, options_, true), out);
-  keep(check_eval_divergence(history_, options_), out);
-  keep(check_eval_accuracy(history_, options_), out);
+  for (const MonitorRule& r : rules_)
+    if (r.when & MonitorRule::kFinish) keep(r.check(history_, true), out);
   return out;
 }
 

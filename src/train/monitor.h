@@ -1,4 +1,4 @@
-// The training monitor for DPO-family runs: pure checks over the logged metric history (TRL's metric
+// The training monitor: each command installs its rules (MonitorRule); the DPO family's are here: pure checks over the logged metric history (TRL's metric
 // names) that return warnings in plain words, each naming the step and the numbers behind it. The
 // TrainingMonitor object only keeps the history and which warnings have fired, so each fires once per run.
 //
@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +35,10 @@ namespace prefer::train {
 struct MonitorOptions {
   int64_t total_steps = 0;            // optimizer steps of the run (> 0)
   double mean_rejected_length = 0;    // mean rejected-response tokens; 0 = unknown (absolute test only)
+  // Pairs behind one logged training row (batch x accumulation x logging_steps); 0 = unknown. The
+  // accuracy checks stay silent until the rows they judge stand on min_pairs_evidence pairs.
+  double pairs_per_log = 0;
+  double min_pairs_evidence = 32;
 
   double rejected_logps_floor = -100;
   double rejected_logps_per_100_tokens = -200;
@@ -58,6 +63,18 @@ struct MetricHistory {
   std::vector<MetricRow> eval;
 };
 
+// ---- helpers for the rules of every command ---------------------------------------------------------
+struct MetricPoint {
+  int64_t step;
+  double value;
+};
+// The finite values of `key` in `rows`, in order.
+std::vector<MetricPoint> metric_series(const std::vector<MetricRow>& rows, const std::string& key);
+// Mean of the last min(k, n - 1) points (never the first, which trends compare against); n >= 2.
+double recent_mean(const std::vector<MetricPoint>& s, int k);
+// Whether the run is `fraction` of the way through (always at the final check).
+bool run_reached(const MetricHistory& h, int64_t total_steps, double fraction, bool final_check);
+
 // ---- the checks: pure functions, nullopt when there is nothing to say -----------------------------------
 // `final_check` is true at the end of training (the trend checks then run whatever the step).
 std::optional<TrainingWarning> check_nonfinite(const MetricRow& row);  // nonfinite_loss / nonfinite_grad_norm
@@ -77,10 +94,24 @@ std::optional<TrainingWarning> check_eval_accuracy(const MetricHistory& h, const
 // lines of the micro-batch's examples as evidence ("example_lines"). Fatal.
 TrainingWarning nonfinite_loss_warning(int64_t step, double loss, const std::vector<int64_t>& example_lines);
 
+// One check a command installs: when it runs and what it looks at. A rule that returns a warning fires
+// once per run (its id is remembered, across resumes too).
+struct MonitorRule {
+  enum When : int { kTrain = 1, kEval = 2, kFinish = 4 };
+  int when = kTrain;
+  // `final_check` is true when called at the end of training.
+  std::function<std::optional<TrainingWarning>(const MetricHistory&, bool final_check)> check;
+};
+
+// The DPO family's rules (the checks above) with these options.
+std::vector<MonitorRule> dpo_monitor_rules(const MonitorOptions& options);
+
 class TrainingMonitor {
  public:
-  // Throws prefer::Error when total_steps <= 0.
+  // DPO's rules. Throws prefer::Error when total_steps <= 0.
   explicit TrainingMonitor(MonitorOptions options);
+  // Any command's rules; the non-finite loss/grad-norm check always runs on train rows.
+  TrainingMonitor(int64_t total_steps, std::vector<MonitorRule> rules);
 
   // Feeds one metrics.jsonl row (train or eval, told apart by "eval_" keys) and returns the warnings
   // that fire now; a fatal one means the trainer must stop.
@@ -102,6 +133,7 @@ class TrainingMonitor {
   void keep(std::optional<TrainingWarning> w, std::vector<TrainingWarning>& out);
 
   MonitorOptions options_;
+  std::vector<MonitorRule> rules_;
   MetricHistory history_;
   std::set<std::string> fired_;
 };

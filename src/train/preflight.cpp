@@ -18,7 +18,7 @@ std::vector<TrainingWarning> preflight_checks(const PreflightInputs& in, const P
     out.push_back({.id = id, .step = 0, .message = std::move(message), .evidence = std::move(evidence)});
   };
 
-  if (in.beta < t.small_beta && in.num_pairs < t.few_pairs)
+  if (in.preference_checks && in.beta < t.small_beta && in.num_pairs < t.few_pairs)
     add("beta_small_for_data_size",
         fmt::format("beta is {} with only {} training pairs. A small beta lets the policy move far from the "
                     "reference model, and with few pairs it will mostly memorise them (training accuracy near "
@@ -30,9 +30,12 @@ std::vector<TrainingWarning> preflight_checks(const PreflightInputs& in, const P
   if (in.learning_rate < t.min_learning_rate || in.learning_rate > t.max_learning_rate) {
     const bool low = in.learning_rate < t.min_learning_rate;
     add("learning_rate_out_of_range",
-        fmt::format("learning_rate is {}, {} the usual DPO range [{}, {}]. {}", num(in.learning_rate),
-                    low ? "below" : "above", num(t.min_learning_rate), num(t.max_learning_rate),
-                    low ? "The policy may barely move within the run (rewards/margins flat); full fine-tunes "
+        fmt::format("learning_rate is {}, {} the usual {} range [{}, {}]. {}", num(in.learning_rate),
+                    low ? "below" : "above", in.method, num(t.min_learning_rate), num(t.max_learning_rate),
+                    !in.preference_checks
+                        ? (low ? "The model may barely change within the run (the loss flat)."
+                               : "Updates this large usually make the loss unstable within a few hundred steps.")
+                    : low ? "The policy may barely move within the run (rewards/margins flat); full fine-tunes "
                           "sometimes use 5e-7, but with LoRA this is almost always too small."
                         : "Updates this large usually make the loss unstable or collapse the log-probabilities "
                           "within a few hundred steps; TRL's default is 1e-6 for full fine-tuning, and LoRA "
@@ -55,7 +58,7 @@ std::vector<TrainingWarning> preflight_checks(const PreflightInputs& in, const P
           {{"max_prompt_length", in.max_prompt_length}, {"max_length", in.max_length}, {"share", share}});
   }
 
-  if (!in.has_chat_template)
+  if (in.preference_checks && !in.has_chat_template)
     add("no_chat_template",
         "The model folder has no chat template, which usually means a base model rather than an instruction-"
         "tuned one. DPO works best starting from a supervised fine-tuned (SFT) checkpoint of the same model: a "

@@ -1,4 +1,4 @@
-// Pre-flight checks before a DPO run starts (the seed's checklist): settings that commonly waste a run,
+// Pre-flight checks before a training run starts (the seed's checklist): settings that commonly waste a run,
 // reported as TrainingWarnings at step 0 (written to warnings.jsonl and printed; they do not stop the run).
 //   beta_small_for_data_size    beta < 0.1 with fewer than 2,000 pairs
 //   learning_rate_out_of_range  learning_rate outside [1e-6, 1e-4]
@@ -16,6 +16,8 @@
 namespace prefer::train {
 
 struct PreflightInputs {
+  std::string method = "DPO";        // named in messages ("the usual DPO range")
+  bool preference_checks = true;     // beta and chat-template checks (the DPO family's; off for SFT / reward)
   double beta = 0.1;
   int64_t num_pairs = 0;             // training pairs after filtering
   double learning_rate = 1e-6;

@@ -14,22 +14,9 @@
 namespace prefer::train {
 namespace fs = std::filesystem;
 
-uint64_t model_folder_hash(const fs::path& dir) {
-  Hasher h;
-  for (const char* f : {"config.json", "model.safetensors", "model.safetensors.index.json"})
-    if (fs::exists(dir / f)) h.update(hex64(hash_file(dir / f)));
-  if (fs::exists(dir / "model.safetensors.index.json")) {
-    Json index = read_json_file(dir / "model.safetensors.index.json");
-    std::set<std::string> shards;
-    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) shards.insert(it.value().get<std::string>());
-    for (const auto& s : shards) h.update(hex64(hash_file(dir / s)));
-  }
-  return h.digest();
-}
-
-ReferenceTable reference_table(DpoRecipe& recipe, const data::TokenizedDataset& data, const fs::path& reference_dir,
+ReferenceTable reference_table(DpoRecipe& recipe, const data::TokenizedDataset& data, uint64_t reference_key,
                                const fs::path& cache_dir, int64_t batch_size) {
-  const std::string key = hex64(model_folder_hash(reference_dir)) + "-" + hex64(data.content_hash());
+  const std::string key = hex64(reference_key) + "-" + hex64(data.content_hash());
   const fs::path file = cache_dir / "refs" / ("ref-" + key + ".safetensors");
   ReferenceTable t;
   if (fs::exists(file)) {

@@ -17,12 +17,10 @@ struct ReferenceTable {
   bool from_cache = false;
 };
 
-// Hash of a model folder's config and weight files (the key of values computed with that model).
-uint64_t model_folder_hash(const std::filesystem::path& dir);
-
-// Computes (or reads from <cache_dir>/refs/) the table for `data` with `recipe`'s reference (its table
+// Computes (or reads from <cache_dir>/refs/) the table for `data` with `recipe`'s reference (whose weights
+// `reference_key` identifies: model::model_source_hash) (its table
 // must be unset), in batches of `batch_size` pairs.
-ReferenceTable reference_table(DpoRecipe& recipe, const data::TokenizedDataset& data, const std::filesystem::path& reference_dir,
+ReferenceTable reference_table(DpoRecipe& recipe, const data::TokenizedDataset& data, uint64_t reference_key,
                                const std::filesystem::path& cache_dir, int64_t batch_size);
 
 }  // namespace prefer::train

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -19,6 +21,7 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/progress.h"
+#include "util/strings.h"
 #include "util/timer.h"
 
 namespace prefer::train {
@@ -28,7 +31,7 @@ void TrainerArgs::validate() const {
   auto fail = [](const char* field, const std::string& msg) { throw Error(msg, {.field = field}); };
   if (output_dir.empty()) fail("output_dir", "is required");
   if (!(learning_rate >= 0)) fail("learning_rate", "must be >= 0 (0 runs without changing the model)");
-  if (!(learning_rate <= 10)) fail("learning_rate", "must be at most 10 (DPO uses about 1e-6 to 1e-4)");
+  if (!(learning_rate <= 10)) fail("learning_rate", "must be at most 10 (fine-tuning uses about 1e-6 to 1e-3)");
   if (num_train_epochs <= 0 && max_steps <= 0) fail("num_train_epochs", "must be > 0 (or set max_steps)");
   if (max_steps == 0 || max_steps < -1) fail("max_steps", "must be a positive number of steps, or -1 to use num_train_epochs");
   if (per_device_train_batch_size < 1) fail("per_device_train_batch_size", "must be >= 1");
@@ -62,35 +65,107 @@ fs::path latest_checkpoint(const fs::path& output_dir) {
   return best;
 }
 
+void add_means(MetricSums& out, const objectives::Metrics& means, double weight) {
+  for (const auto& [k, v] : means) {
+    MetricSum& m = out[k];
+    at::Tensor add = v.detach().to(at::kDouble) * weight;
+    m.sum = m.sum.defined() ? m.sum + add : add;
+    m.weight += weight;
+  }
+}
+
 Trainer::Trainer(TrainerArgs args, TrainingTask task, const data::TokenizedDataset& train, const data::TokenizedDataset* eval)
     : args_(std::move(args)), task_(std::move(task)), train_(train), eval_(eval) {
   args_.validate();
   if (train_.size() == 0) throw Error("the training set is empty", {.hint = "check the data file and max_length (examples may all be dropped)"});
-  const int64_t n = static_cast<int64_t>(train_.size());
-  batches_per_epoch_ = (n + args_.per_device_train_batch_size - 1) / args_.per_device_train_batch_size;
+  data::SamplerOptions so{.batch_size = args_.per_device_train_batch_size, .shuffle = true,
+                          .group_by_length = args_.group_by_length, .seed = args_.seed};
+  batches_per_epoch_ = static_cast<int64_t>(epoch_batches(train_, so, 0).size());
   steps_per_epoch_ = std::max<int64_t>(1, batches_per_epoch_ / args_.gradient_accumulation_steps);
   total_steps_ = args_.max_steps > 0 ? args_.max_steps
                                      : static_cast<int64_t>(std::ceil(args_.num_train_epochs * static_cast<double>(steps_per_epoch_)));
 }
 
+BatchList Trainer::epoch_batches(const data::TokenizedDataset& d, const data::SamplerOptions& so, int64_t epoch) const {
+  return task_.batches ? task_.batches(d, so, epoch) : data::epoch_batches(d, so, epoch);
+}
+
 namespace {
 
-// Means over a window of optimizer steps, weighted by examples (as TRL averages its metrics).
+// Means over a window of optimizer steps: the loss is the mean of the steps' losses (as transformers logs
+// it); every other metric is Σ sum / Σ weight over the window's micro-batches.
 struct Window {
-  std::map<std::string, double> sums;
-  double examples = 0;
+  std::map<std::string, double> sums, weights;
+  std::map<std::string, at::Tensor> pending;  // device sums not yet read back
   double loss_sum = 0;
   int64_t steps = 0;
-  Json to_json() const { return {{"sums", sums}, {"examples", examples}, {"loss_sum", loss_sum}, {"steps", steps}}; }
+  void add(const MetricSums& m) {
+    for (const auto& [k, v] : m) {
+      at::Tensor& p = pending[k];
+      p = p.defined() ? p + v.sum : v.sum.clone();
+      weights[k] += v.weight;
+    }
+  }
+  void flush() {
+    for (auto& [k, t] : pending) sums[k] += t.item<double>();
+    pending.clear();
+  }
+  double mean(const std::string& k) const {
+    auto w = weights.find(k);
+    return w == weights.end() || w->second == 0 ? 0.0 : sums.at(k) / w->second;
+  }
+  Json to_json() {
+    flush();
+    return {{"sums", sums}, {"weights", weights}, {"loss_sum", loss_sum}, {"steps", steps}};
+  }
   static Window from_json(const Json& j) {
     Window w;
     w.sums = j.at("sums").get<std::map<std::string, double>>();
-    w.examples = j.at("examples").get<double>();
+    w.weights = j.at("weights").get<std::map<std::string, double>>();
     w.loss_sum = j.at("loss_sum").get<double>();
     w.steps = j.at("steps").get<int64_t>();
     return w;
   }
 };
+
+// SIGINT / SIGTERM: the first asks the loop to stop after the current step, the second stops at once.
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal.exchange(sig) != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+
+// Installs the handlers for the scope of train(), then puts the previous ones back.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    old_int_ = std::signal(SIGINT, on_stop_signal);
+    old_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  int received() const { return g_stop_signal.load(); }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+// The fingerprint keys whose values differ between a checkpoint and this run.
+std::vector<std::string> fingerprint_changes(const Json& saved, const Json& now) {
+  std::vector<std::string> out;
+  for (auto it = now.begin(); it != now.end(); ++it)
+    if (!saved.contains(it.key()) || saved.at(it.key()) != it.value()) out.push_back(it.key());
+  for (auto it = saved.begin(); it != saved.end(); ++it)
+    if (!now.contains(it.key())) out.push_back(it.key());
+  return out;
+}
 
 }  // namespace
 
@@ -99,17 +174,17 @@ Json Trainer::evaluate() {
   if (eval_ == nullptr || eval_->size() == 0) return out;
   at::NoGradGuard no_grad;
   data::SamplerOptions so{.batch_size = args_.per_device_eval_batch_size, .shuffle = false, .group_by_length = false};
-  std::map<std::string, double> sums;
-  double examples = 0, loss = 0;
-  for (const auto& batch : data::epoch_batches(*eval_, so, 0)) {
+  Window w;
+  double loss = 0, weight = 0;
+  for (const auto& batch : epoch_batches(*eval_, so, 0)) {
     MicroStep s = task_.step(*eval_, batch, false);
-    double w = static_cast<double>(s.examples);
-    loss += s.loss.item<double>() * w;
-    for (const auto& [k, v] : s.metrics) sums[k] += v.item<double>() * w;
-    examples += w;
+    loss += s.loss_sum.item<double>();
+    weight += s.weight;
+    w.add(s.metrics);
   }
-  out["eval_loss"] = loss / examples;
-  for (const auto& [k, v] : sums) out["eval_" + k] = v / examples;
+  w.flush();
+  out["eval_loss"] = weight > 0 ? loss / weight : 0.0;
+  for (const auto& [k, v] : w.sums) out["eval_" + k] = w.mean(k);
   return out;
 }
 
@@ -126,10 +201,17 @@ TrainResult Trainer::train() {
                   .hint = "checkpoints are written every save_steps steps as checkpoint-N/"});
     st = read_json_file(ck / "trainer_state.json");
     ErrorContext c{.file = (ck / "trainer_state.json").string()};
+    const std::string again = args_.command + " --config " + (out_dir / "config.yaml").string();
     if (require_int(st, "total_steps", c) != total_steps_ || require_int(st, "per_device_train_batch_size", c) != args_.per_device_train_batch_size ||
         require_int(st, "gradient_accumulation_steps", c) != args_.gradient_accumulation_steps)
       throw Error("this checkpoint was made with other training settings (steps, batch size or accumulation)",
-                  {.file = ck.string(), .hint = "resume with the run's config.yaml: prefer dpo --config " + (out_dir / "config.yaml").string()});
+                  {.file = ck.string(), .hint = "resume with the run's config.yaml: " + again});
+    std::vector<std::string> changed = fingerprint_changes(st.value("fingerprint", Json::object()), task_.fingerprint);
+    if (!changed.empty() && !args_.ignore_resume_mismatch)
+      throw Error("this checkpoint was made with another " + join(changed, ", ") + " than this run has",
+                  {.file = ck.string(), .field = changed.front(),
+                   .hint = "resume with the same model, data and options (" + again +
+                           "), or pass --ignore_resume_mismatch if the change is meant"});
     task_.load_checkpoint(ck);
   }
   std::vector<NamedParam> params = task_.trainable();
@@ -171,10 +253,8 @@ TrainResult Trainer::train() {
   TensorBoardLog tensorboard(out_dir, resume_step);
   TrainResult result;
   std::optional<TrainingMonitor> monitor;
-  if (monitor_) {
-    MonitorOptions mo = *monitor_;
-    mo.total_steps = total_steps_;
-    monitor.emplace(mo);
+  if (rules_) {
+    monitor.emplace(total_steps_, rules_(total_steps_));
     if (resume_step) monitor->restore(read_metrics(metrics.path()), read_warnings(warnings_log.path()));
   }
   auto warn = [&](const TrainingWarning& w) {
@@ -201,12 +281,12 @@ TrainResult Trainer::train() {
       }
   };
 
-  std::vector<std::vector<size_t>> batches = data::epoch_batches(train_, sampler, epoch);
+  BatchList batches = epoch_batches(train_, sampler, epoch);
   auto next_batch = [&]() -> const std::vector<size_t>& {
     if (cursor >= static_cast<int64_t>(batches.size())) {
       ++epoch;
       cursor = 0;
-      batches = data::epoch_batches(train_, sampler, epoch);
+      batches = epoch_batches(train_, sampler, epoch);
     }
     return batches[static_cast<size_t>(cursor++)];
   };
@@ -215,18 +295,43 @@ TrainResult Trainer::train() {
                                  .plain_interval_s = 30}, std::cout);
   Stopwatch clock;
   const int64_t eval_every = args_.eval_steps > 0 ? args_.eval_steps : args_.logging_steps;
+  auto save_checkpoint = [&](int64_t at_step, double seconds) {
+    AtomicDirectory dir(out_dir / ("checkpoint-" + std::to_string(at_step)));
+    task_.save_checkpoint(dir.staging());
+    optimizer.save(dir.staging() / "optimizer.safetensors");
+    save_rng_state(dir.staging() / "rng_state.json");
+    write_json_file(dir.staging() / "trainer_state.json",
+                    {{"global_step", at_step}, {"epoch_index", epoch}, {"batch_cursor", cursor}, {"num_tokens", tokens},
+                     {"total_steps", total_steps_}, {"per_device_train_batch_size", args_.per_device_train_batch_size},
+                     {"gradient_accumulation_steps", args_.gradient_accumulation_steps}, {"seconds", seconds},
+                     {"window", window.to_json()}, {"fingerprint", task_.fingerprint}});
+    dir.commit();
+    if (args_.save_total_limit > 0) {
+      std::vector<std::pair<int64_t, fs::path>> all;
+      static const std::regex re("checkpoint-([0-9]+)");
+      for (const auto& e : fs::directory_iterator(out_dir)) {
+        std::smatch m;
+        std::string name = e.path().filename().string();
+        if (e.is_directory() && std::regex_match(name, m, re)) all.push_back({std::stoll(m[1]), e.path()});
+      }
+      std::sort(all.begin(), all.end());
+      for (size_t i = 0; i + static_cast<size_t>(args_.save_total_limit) < all.size(); ++i) fs::remove_all(all[i].second);
+    }
+  };
+  StopSignals signals;
   std::string status;
   while (step < total_steps_) {
-    // ---- accumulate gradients over the micro-batches of this step ----------------------------------
+    // ---- the step's micro-batches and their total weight, then accumulate gradients ---------------------
     std::vector<std::vector<size_t>> micro;
-    int64_t step_examples = 0;
+    double step_weight = 0;
     for (int64_t k = 0; k < args_.gradient_accumulation_steps; ++k) {
       micro.push_back(next_batch());
-      step_examples += static_cast<int64_t>(micro.back().size());
+      step_weight += task_.weight ? task_.weight(train_, micro.back()) : static_cast<double>(micro.back().size());
     }
+    double step_loss = 0;
     for (const auto& mb : micro) {
       MicroStep s = task_.step(train_, mb, true);
-      double l = s.loss.item<double>();
+      double l = s.loss_sum.item<double>();
       if (!std::isfinite(l)) {
         Json bad = {{"step", step + 1}, {"loss", std::isnan(l) ? "nan" : "inf"}, {"lines", s.lines}};
         write_json_file(out_dir / "nonfinite_batch.json", bad);
@@ -235,11 +340,9 @@ TrainResult Trainer::train() {
                      .hint = "the offending examples' lines are in that file; lower learning_rate, check those examples, or "
                              "resume from the last checkpoint"});
       }
-      double w = static_cast<double>(s.examples) / static_cast<double>(step_examples);
-      (s.loss * w).backward();
-      window.loss_sum += l * static_cast<double>(s.examples);
-      for (const auto& [k, v] : s.metrics) window.sums[k] += v.item<double>() * static_cast<double>(s.examples);
-      window.examples += static_cast<double>(s.examples);
+      if (step_weight > 0) (s.loss_sum / step_weight).backward();
+      step_loss += step_weight > 0 ? l / step_weight : 0.0;
+      window.add(s.metrics);
       tokens += s.tokens;
     }
     // ---- clip, step, schedule ------------------------------------------------------------------------
@@ -250,24 +353,26 @@ TrainResult Trainer::train() {
     ++step;
     const double lr = schedule.lr(step);  // transformers logs the rate the next step will use
     ++window.steps;
+    window.loss_sum += step_loss;
     window.sums["grad_norm"] += grad_norm;
+    window.weights["grad_norm"] += 1;
 
     // ---- log, eval, checkpoint ------------------------------------------------------------------------
     const bool last = step == total_steps_;
     const double seconds = elapsed_before + clock.seconds();
     if (step % args_.logging_steps == 0 || last) {
+      window.flush();
       std::vector<std::pair<std::string, double>> values = {
-          {"loss", window.loss_sum / window.examples},
-          {"grad_norm", window.sums["grad_norm"] / static_cast<double>(window.steps)},
+          {"loss", window.loss_sum / static_cast<double>(window.steps)},
+          {"grad_norm", window.mean("grad_norm")},
           {"learning_rate", lr}, {"num_tokens", static_cast<double>(tokens)},
           {"tokens_per_second", seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0}};
       for (const auto& [k, v] : window.sums)
-        if (k != "grad_norm") values.push_back({k, v / window.examples});
+        if (k != "grad_norm") values.push_back({k, window.mean(k)});
       OrderedJson row = make_log_row(step, static_cast<double>(step) / static_cast<double>(steps_per_epoch_), values);
       status = fmt::format("loss {:.4f}", values[0].second);
-      if (window.sums.count("rewards/margins"))
-        status += fmt::format(" margin {:.3f} acc {:.2f}", window.sums["rewards/margins"] / window.examples,
-                              window.sums["rewards/accuracies"] / window.examples);
+      for (const char* k : {"rewards/margins", "rewards/accuracies", "accuracy", "mean_token_accuracy"})
+        if (window.sums.count(k)) status += fmt::format(" {} {:.3f}", std::string(k).substr(std::string(k).find('/') + 1), window.mean(k));
       emit(row);
       window = Window{};
     }
@@ -280,42 +385,32 @@ TrainResult Trainer::train() {
     if (stop)
       throw Error("training stopped at step " + std::to_string(step) + ": " + result.warnings.back().message,
                   {.file = warnings_log.path().string()});
-    if (step % args_.save_steps == 0 && !last) {
-      AtomicDirectory ck(out_dir / ("checkpoint-" + std::to_string(step)));
-      task_.save_checkpoint(ck.staging());
-      optimizer.save(ck.staging() / "optimizer.safetensors");
-      save_rng_state(ck.staging() / "rng_state.json");
-      write_json_file(ck.staging() / "trainer_state.json",
-                      {{"global_step", step}, {"epoch_index", epoch}, {"batch_cursor", cursor}, {"num_tokens", tokens},
-                       {"total_steps", total_steps_}, {"per_device_train_batch_size", args_.per_device_train_batch_size},
-                       {"gradient_accumulation_steps", args_.gradient_accumulation_steps}, {"seconds", seconds},
-                       {"window", window.to_json()}});
-      ck.commit();
-      if (args_.save_total_limit > 0) {
-        std::vector<std::pair<int64_t, fs::path>> all;
-        static const std::regex re("checkpoint-([0-9]+)");
-        for (const auto& e : fs::directory_iterator(out_dir)) {
-          std::smatch m;
-          std::string name = e.path().filename().string();
-          if (e.is_directory() && std::regex_match(name, m, re)) all.push_back({std::stoll(m[1]), e.path()});
-        }
-        std::sort(all.begin(), all.end());
-        for (size_t i = 0; i + static_cast<size_t>(args_.save_total_limit) < all.size(); ++i) fs::remove_all(all[i].second);
-      }
-    }
+    const bool saved = step % args_.save_steps == 0 && !last;
+    if (saved) save_checkpoint(step, seconds);
     bar.update(step, status);
+    if (int sig = signals.received(); sig != 0 && !last) {
+      if (!saved) save_checkpoint(step, seconds);
+      bar.finish(status);
+      const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      throw Interrupted{sig, 128 + sig,
+                        fmt::format("{} received: stopped after step {} of {} and saved {}.\nresume with: {} --config {} "
+                                    "--resume_from_checkpoint latest",
+                                    name, step, total_steps_, (out_dir / ("checkpoint-" + std::to_string(step))).string(),
+                                    args_.command, (out_dir / "config.yaml").string())};
+    }
   }
   bar.finish(status);
   if (monitor)
     for (const auto& w : monitor->finish()) warn(w);
 
   // ---- final/: only now, atomically --------------------------------------------------------------------
-  AtomicDirectory final_dir(out_dir / "final");
-  task_.save_final(final_dir.staging());
-  final_dir.commit();
   result.steps = step;
   result.seconds = elapsed_before + clock.seconds();
   result.final_dir = out_dir / "final";
+  AtomicDirectory final_dir(out_dir / "final");
+  task_.save_final(final_dir.staging());
+  if (model_card_) write_file_atomic(final_dir.staging() / "README.md", model_card_(result));
+  final_dir.commit();
   return result;
 }
 

@@ -4,8 +4,10 @@
 //     for each of gradient_accumulation_steps micro-batches:  batch -> forward -> objective -> backward
 //     clip -> optimizer step -> schedule -> log -> eval -> checkpoint
 //
-// Accumulation weights each micro-batch by its share of the step's examples, so batch 4 x accumulation 1
-// and batch 1 x accumulation 4 give the same update. Checkpoints (checkpoint-N/) hold the trainable
+// Accumulation divides each micro-batch's loss sum by the step's total weight (training_task.h), so batch
+// 4 x accumulation 1 and batch 1 x accumulation 4 give the same update, for pair and token means alike.
+// SIGINT / SIGTERM finish the current optimizer step, write a checkpoint and throw Interrupted (a second
+// signal stops at once). Checkpoints (checkpoint-N/) hold the trainable
 // weights, the optimizer, the data position, the RNG and the open logging window, so a resumed run
 // continues the loss curve exactly; final/ appears only when training completed.
 #pragma once
@@ -47,10 +49,20 @@ struct TrainerArgs {
   int64_t save_total_limit = 0;  // 0 = keep every checkpoint
   bool group_by_length = true;
   std::string resume_from_checkpoint;  // a checkpoint folder, or "latest"
+  bool ignore_resume_mismatch = false;  // resume even when the fingerprint (model, data, options) differs
   bool show_progress = true;
+  std::string command = "prefer";       // how the user started the run ("prefer sft"), for resume hints
 
   // One sentence per broken rule, naming the option.
   void validate() const;
+};
+
+// Thrown when SIGINT or SIGTERM stopped training after a checkpoint was written: the command line exits
+// with `exit_code` (130 / 143, as shells report these signals) after printing `message`.
+struct Interrupted {
+  int signal = 0;
+  int exit_code = 0;
+  std::string message;
 };
 
 // A logged row: the JSON object written to metrics.jsonl. Callbacks see every row (the monitor).
@@ -70,7 +82,15 @@ class Trainer {
           const data::TokenizedDataset* eval = nullptr);
   void on_log(LogCallback cb) { callbacks_.push_back(std::move(cb)); }
   // The training monitor's settings (total_steps is filled in); without this call no monitor runs.
-  void set_monitor(MonitorOptions options) { monitor_ = std::move(options); }
+  void set_monitor(MonitorOptions options) {
+    set_monitor_rules([options](int64_t total) {
+      MonitorOptions o = options;
+      o.total_steps = total;
+      return dpo_monitor_rules(o);
+    });
+  }
+  // A command's own rules, built once the number of steps is known.
+  void set_monitor_rules(std::function<std::vector<MonitorRule>(int64_t total_steps)> rules) { rules_ = std::move(rules); }
   // Pre-flight warnings, written to warnings.jsonl (step 0) when a new run starts.
   void set_preflight(std::vector<TrainingWarning> warnings) { preflight_ = std::move(warnings); }
   // Runs to the end (or to max_steps) and writes final/. Throws prefer::Error when the loss becomes
@@ -81,6 +101,8 @@ class Trainer {
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
   // Runs the eval set without gradients and returns eval_-prefixed means.
   Json evaluate();
+  // A README.md written into final/ (the model card), from the finished run's result.
+  void set_model_card(std::function<std::string(const TrainResult&)> card) { model_card_ = std::move(card); }
 
  private:
   TrainerArgs args_;
@@ -88,8 +110,10 @@ class Trainer {
   const data::TokenizedDataset& train_;
   const data::TokenizedDataset* eval_;
   std::vector<LogCallback> callbacks_;
-  std::optional<MonitorOptions> monitor_;
+  std::function<std::vector<MonitorRule>(int64_t)> rules_;
   std::vector<TrainingWarning> preflight_;
+  std::function<std::string(const TrainResult&)> model_card_;
+  BatchList epoch_batches(const data::TokenizedDataset& d, const data::SamplerOptions& so, int64_t epoch) const;
   int64_t total_steps_ = 0, steps_per_epoch_ = 0, batches_per_epoch_ = 0;
 };
 

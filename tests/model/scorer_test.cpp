@@ -49,7 +49,7 @@ TEST_P(ScorerFixture, LogProbSumsMatchTheFixtureForBothPaddings) {
     for (size_t i = 0; i < seqs.size(); ++i) {
       const int64_t n = static_cast<int64_t>(seqs[i].ids.size()), T = b.ids.size(1);
       EXPECT_EQ(s.count[static_cast<int64_t>(i)].item<int64_t>(), n - seqs[i].prompt_length);
-      at::Tensor got = s.token_logprobs[static_cast<int64_t>(i)].narrow(0, side == "left" ? T - n : 0, n);
+      at::Tensor got = s.token_logps[static_cast<int64_t>(i)].narrow(0, side == "left" ? T - n : 0, n);
       EXPECT_LT((got.to(at::kDouble) - want_tok[static_cast<int64_t>(i)].narrow(0, 0, n)).abs().max().item<double>(), 1e-5);
     }
     char buf[32];
@@ -91,7 +91,7 @@ TEST(Scorer, ValuesAndGradientsEqualTheNaiveFullLogitsPath) {
     at::Tensor Rt = at::randn({B, T}, gen, at::kDouble);
 
     SequenceScores s = score(hidden, w, ids, mask, {.chunk_tokens = chunk, .per_token = true, .stats = true});
-    ((s.sum * R).sum() + (s.token_logprobs * Rt).sum()).backward();
+    ((s.sum * R).sum() + (s.token_logps * Rt).sum()).backward();
     at::Tensor gh = hidden.grad().clone(), gw = w.grad().clone();
     hidden.grad().zero_();
     w.grad().zero_();
@@ -99,7 +99,7 @@ TEST(Scorer, ValuesAndGradientsEqualTheNaiveFullLogitsPath) {
     Naive n = naive_scores(hidden, w, ids, mask);
     ((n.sum * R).sum() + (n.tokens * Rt).sum()).backward();
     EXPECT_TRUE(at::allclose(s.sum, n.sum, 1e-12, 1e-12)) << chunk;
-    EXPECT_TRUE(at::allclose(s.token_logprobs, n.tokens, 1e-12, 1e-12)) << chunk;
+    EXPECT_TRUE(at::allclose(s.token_logps, n.tokens, 1e-12, 1e-12)) << chunk;
     EXPECT_TRUE(at::allclose(gh, hidden.grad(), 1e-12, 1e-12)) << chunk;
     EXPECT_TRUE(at::allclose(gw, w.grad(), 1e-12, 1e-12)) << chunk;
     EXPECT_TRUE(at::allclose(s.entropy, n.entropy, 1e-12, 1e-12)) << chunk;
@@ -173,7 +173,7 @@ TEST(Scorer, ExplicitListsScorePrefixSharedRows) {
   SequenceScores want = score(m, rows, rpos, {}, resp);
   EXPECT_TRUE(at::allclose(s.sum, want.sum, 1e-12, 1e-12));
   EXPECT_TRUE(at::equal(s.count, at::tensor({2, 2}, at::kLong)));
-  EXPECT_EQ(s.token_logprobs.sizes(), at::IntArrayRef({4}));
+  EXPECT_EQ(s.token_logps.sizes(), at::IntArrayRef({4}));
 }
 
 }  // namespace

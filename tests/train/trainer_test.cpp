@@ -48,7 +48,10 @@ struct DpoRun {
     TrainingTask t;
     t.step = [this](const data::TokenizedDataset& d, const std::vector<size_t>& ex, bool train) {
       DpoStepOutput s = recipe->step(d, ex, train);
-      return MicroStep{s.loss, s.metrics, s.pairs, s.tokens, s.lines};
+      MicroStep m{.loss_sum = s.loss * static_cast<double>(s.pairs), .weight = static_cast<double>(s.pairs), .examples = s.pairs,
+                  .tokens = s.tokens, .lines = s.lines};
+      add_means(m.metrics, s.metrics, static_cast<double>(s.pairs));
+      return m;
     };
     t.trainable = [this, use_lora] {
       std::vector<NamedParam> p;
@@ -165,6 +168,67 @@ TEST(Trainer, SettingsAreValidatedUpFront) {
   EXPECT_ERROR_WITH(Trainer(a, r.task(true), d), "cosine");
   a = args(tmp, 1, 1, 1, 0.0);  // learning_rate 0 is valid: a pass that measures
   EXPECT_NO_THROW(Trainer(a, r.task(true), d).train());
+}
+
+// A task whose update is known in closed form: one float64 parameter θ and a token-mean squared error,
+// L = Σ_t (θ − y_t)² / N over the N completion tokens of the whole optimizer step (y_t = the token id).
+// At θ = 0 the step's gradient is −2 Σ y_t / N, whatever the micro-batching, so batch 4 x accumulation 1
+// and batch 1 x accumulation 4 log the same grad_norm and loss. Weighting micro-batches by their
+// examples instead (each example's own token mean) would give another number: the examples have 1, 2,
+// 3 and 6 tokens.
+struct TokenMeanTask {
+  at::Tensor theta = at::zeros({}, at::kDouble).set_requires_grad(true);
+  TrainingTask task() {
+    TrainingTask t;
+    t.weight = [](const data::TokenizedDataset& d, const std::vector<size_t>& ex) {
+      double n = 0;
+      for (size_t e : ex) n += static_cast<double>(d.chosen(e).size());
+      return n;
+    };
+    t.step = [this](const data::TokenizedDataset& d, const std::vector<size_t>& ex, bool) {
+      MicroStep m;
+      m.loss_sum = at::zeros({}, at::kDouble);
+      for (size_t e : ex)
+        for (int32_t y : d.chosen(e)) {
+          m.loss_sum = m.loss_sum + (theta - static_cast<double>(y)).pow(2);
+          m.weight += 1;
+        }
+      m.examples = static_cast<int64_t>(ex.size());
+      return m;
+    };
+    t.trainable = [this] { return std::vector<NamedParam>{{"theta", theta}}; };
+    t.save_checkpoint = [](const std::filesystem::path&) {};
+    t.load_checkpoint = [](const std::filesystem::path&) {};
+    t.save_final = [](const std::filesystem::path& dir) { test::write_bytes(dir / "done", "1"); };
+    return t;
+  }
+};
+
+TEST(Trainer, AccumulationTakesTheTokenMeanOfTheWholeStep) {
+  data::TokenizedDataset single;
+  for (std::vector<int32_t> c : {std::vector<int32_t>{3}, {1, 5}, {2, 2, 2}, {4, 4, 4, 4, 4, 10}}) {
+    data::TokenizedExample ex;
+    ex.prompt_ids = {1};
+    ex.chosen.completion_ids = c;
+    single.add(ex);
+  }
+  const double sum_y = 3 + 1 + 5 + 2 + 2 + 2 + 4 * 5 + 10, n = 12;
+  std::vector<double> norms, losses;
+  for (auto [bs, ga] : {std::pair<int64_t, int64_t>{4, 1}, {1, 4}, {2, 2}}) {
+    test::TempDir tmp;
+    TokenMeanTask t;
+    TrainerArgs a = args(tmp, 1, bs, ga, 1e-3);
+    a.max_grad_norm = 0;  // the logged grad_norm is then the raw gradient's
+    a.group_by_length = false;
+    TrainResult r = Trainer(a, t.task(), single).train();
+    norms.push_back(r.log[0]["grad_norm"].get<double>());
+    losses.push_back(r.log[0]["loss"].get<double>());
+  }
+  double sum_y2 = 9 + 1 + 25 + 4 * 3 + 16 * 5 + 100;
+  for (size_t i = 0; i < norms.size(); ++i) {
+    EXPECT_NEAR(norms[i], 2 * sum_y / n, 1e-12) << i;
+    EXPECT_NEAR(losses[i], sum_y2 / n, 1e-12) << i;
+  }
 }
 
 }  // namespace prefer::train

@@ -1,0 +1,122 @@
+#include "cli/policy.h"
+
+#include <ATen/ATen.h>
+
+#include "model/loader.h"
+#include "model/save.h"
+#include "util/error.h"
+
+namespace prefer::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+model::CausalLM load(const PolicyOptions& o) {
+  model::LoadOptions lo;
+  lo.dtype = o.dtype;
+  if (o.classifier) {
+    // A causal LM becomes a classifier with a new head; a classifier stays one.
+    io::ModelConfig cfg = io::read_model_config(o.source.base / "config.json");
+    if (cfg.head != io::HeadKind::SequenceClassification) {
+      lo.head = io::HeadKind::SequenceClassification;
+      lo.num_labels = 1;
+      lo.head_seed = o.seed;
+    }
+  }
+  at::manual_seed(static_cast<int64_t>(o.seed));
+  model::CausalLM m = model::load_model_source(o.source, lo);
+  if (o.classifier && m.config().head != io::HeadKind::SequenceClassification) m.set_head(io::HeadKind::SequenceClassification, 1);
+  if (o.classifier && m.config().num_labels != 1)
+    throw Error("a reward model has one output, this classifier has num_labels " + std::to_string(m.config().num_labels),
+                {.file = (o.source.base / "config.json").string(), .field = "num_labels"});
+  if (o.classifier && o.pad_token_id) {
+    // transformers' classifier pools at the first pad token; without pad_token_id it refuses batches.
+    Json raw = m.raw_config();
+    if (!raw.is_object()) raw = Json::object();
+    if (!raw.contains("pad_token_id") || raw["pad_token_id"].is_null()) raw["pad_token_id"] = *o.pad_token_id;
+    m.set_raw_config(raw);
+  }
+  return m;
+}
+
+}  // namespace
+
+Policy::Policy(PolicyOptions options) : opt_(std::move(options)), model_(load(opt_)) {
+  if (opt_.use_peft) {
+    model_.set_requires_grad(false);
+    if (opt_.classifier) opt_.lora.task_type = "SEQ_CLS";
+    model::add_lora(model_, opt_.lora, opt_.seed);
+    if (opt_.classifier) model_.slot(model::Slot::Score).set_requires_grad(true);  // PEFT's modules_to_save
+  } else {
+    model_.set_requires_grad(true);
+  }
+}
+
+std::vector<train::NamedParam> Policy::trainable() const {
+  std::vector<train::NamedParam> p;
+  if (opt_.use_peft) {
+    for (auto& [n, t] : model::lora_parameters(model_, opt_.lora)) p.push_back({n, t});
+  } else {
+    for (auto& [n, t] : model_.named_parameters()) p.push_back({n, t});
+  }
+  return p;
+}
+
+int64_t Policy::trainable_parameters() const {
+  int64_t n = 0;
+  for (const auto& p : trainable()) n += p.param.numel();
+  return n;
+}
+
+int64_t Policy::total_parameters() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : model_.named_parameters()) n += t.numel();
+  return n;
+}
+
+void Policy::save_checkpoint(const fs::path& dir) const {
+  if (opt_.use_peft) model::save_adapter(model_, opt_.lora, dir);
+  else model::save_pretrained(model_, dir / "model");
+}
+
+void Policy::load_checkpoint(const fs::path& dir) {
+  if (opt_.use_peft) {
+    model::remove_lora(model_);
+    model::load_adapter(model_, dir);
+    if (opt_.classifier) model_.slot(model::Slot::Score).set_requires_grad(true);
+    return;
+  }
+  model::LoadOptions lo;
+  lo.dtype = model_.dtype();
+  model::CausalLM saved = model::load_model(dir / "model", lo);
+  std::map<std::string, at::Tensor> src;
+  for (auto& [n, t] : saved.named_parameters()) src[n] = t;
+  at::NoGradGuard g;
+  for (auto& [n, t] : model_.named_parameters()) {
+    auto it = src.find(n);
+    if (it == src.end()) throw Error("the checkpoint has no weight '" + n + "'", {.file = (dir / "model").string(), .field = n});
+    if (it->second.sizes() != t.sizes())
+      throw Error("'" + n + "' has shape " + c10::str(it->second.sizes()) + " in the checkpoint, the model needs " + c10::str(t.sizes()),
+                  {.file = (dir / "model").string(), .field = n});
+    t.copy_(it->second);
+  }
+}
+
+void Policy::save_final(const fs::path& dir) const {
+  if (opt_.use_peft) {
+    model::save_adapter(model_, opt_.lora, dir);
+    model::copy_tokenizer_files(opt_.source.tokenizer, dir);
+    if (opt_.merge) model::save_pretrained(model_, dir / "merged", {.tokenizer_from = opt_.source.tokenizer});
+  } else {
+    model::save_pretrained(model_, dir, {.tokenizer_from = opt_.source.tokenizer});
+  }
+}
+
+void Policy::install(train::TrainingTask& task) {
+  task.trainable = [this] { return trainable(); };
+  task.save_checkpoint = [this](const fs::path& d) { save_checkpoint(d); };
+  task.load_checkpoint = [this](const fs::path& d) { load_checkpoint(d); };
+  task.save_final = [this](const fs::path& d) { save_final(d); };
+}
+
+}  // namespace prefer::cli

@@ -1,0 +1,52 @@
+// The trained model of every training command, in one place: load (a model folder, run folder or
+// adapter, with --adapter merged in), LoRA or full fine-tuning, the trainable parameters, checkpoints
+// (matched by name with a shape check) and final/ (an HF folder, or a PEFT adapter with the tokenizer
+// files beside it).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+
+#include "io/hf_config.h"
+#include "model/causal_lm.h"
+#include "model/lora.h"
+#include "model/model_source.h"
+#include "train/training_task.h"
+
+namespace prefer::cli {
+
+struct PolicyOptions {
+  model::ModelSource source;
+  at::ScalarType dtype = at::kFloat;
+  bool use_peft = false;
+  model::LoraConfig lora;       // with use_peft; task_type SEQ_CLS for reward models
+  uint64_t seed = 42;           // LoRA and new-head initialisation
+  bool merge = false;           // with use_peft: also write final/merged
+  // Reward / value models: a sequence-classification head with one output (added when the source is
+  // a causal LM), and the pad token id written into its config.json.
+  bool classifier = false;
+  std::optional<int64_t> pad_token_id;
+};
+
+class Policy {
+ public:
+  explicit Policy(PolicyOptions options);
+
+  model::CausalLM& model() { return model_; }
+  const PolicyOptions& options() const { return opt_; }
+  int64_t trainable_parameters() const;
+  int64_t total_parameters() const;
+  // Fills the task's trainable / save_checkpoint / load_checkpoint / save_final.
+  void install(train::TrainingTask& task);
+
+ private:
+  std::vector<train::NamedParam> trainable() const;
+  void save_checkpoint(const std::filesystem::path& dir) const;
+  void load_checkpoint(const std::filesystem::path& dir);
+  void save_final(const std::filesystem::path& dir) const;
+
+  PolicyOptions opt_;
+  model::CausalLM model_;
+};
+
+}  // namespace prefer::cli

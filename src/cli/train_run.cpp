@@ -1,0 +1,144 @@
+#include "cli/train_run.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+
+#include "cli/train_options.h"
+#include "data/sampler.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/strings.h"
+#include "util/yaml.h"
+
+namespace prefer::cli {
+namespace fs = std::filesystem;
+
+void open_run_folder(const Json& o, const train::TrainerArgs& a) {
+  const fs::path out_dir = a.output_dir;
+  if (fs::exists(out_dir / "final") && a.resume_from_checkpoint.empty())
+    throw Error("already holds a finished run (final/)", {.file = out_dir.string(), .field = "output_dir",
+                .hint = "choose another output_dir, or delete that folder"});
+  fs::create_directories(out_dir);
+  write_yaml_file(out_dir / "config.yaml", o);
+}
+
+namespace {
+
+data::PreparedData prepare_files(const std::vector<fs::path>& files, const data::TextModel& text, const data::PrepareOptions& prep,
+                                 std::vector<std::string>& warnings) {
+  std::vector<data::PreparedData> parts;
+  for (const auto& f : files) {
+    parts.push_back(data::prepare_data(f, text, prep));
+    for (const auto& w : parts.back().warnings) warnings.push_back(w);
+  }
+  if (parts.size() == 1) return std::move(parts[0]);
+  data::PreparedData all = std::move(parts[0]);
+  std::vector<const data::TokenizedDataset*> sets = {&all.data};
+  for (size_t i = 1; i < parts.size(); ++i) {
+    if (parts[i].kind != all.kind || parts[i].conversational != all.conversational)
+      throw Error("holds another kind of data than " + files[0].string() + " (all --data files must share one format)",
+                  {.file = files[i].string(), .field = "data"});
+    sets.push_back(&parts[i].data);
+    all.prompted = all.prompted || parts[i].prompted;
+    const data::TokenizeStats& s = parts[i].stats;
+    all.stats.examples += s.examples;
+    all.stats.truncated += s.truncated;
+    all.stats.dropped += s.dropped;
+    all.stats.prefix_mismatches += s.prefix_mismatches;
+  }
+  all.data = data::TokenizedDataset::concat(sets);
+  return all;
+}
+
+}  // namespace
+
+RunData prepare_run_data(const Json& o, const data::TextModel& text, const data::PrepareOptions& prep, uint64_t seed) {
+  RunData r;
+  data::PreparedData train = prepare_files(data_files(o, "data"), text, prep, r.warnings);
+  r.stats = train.stats;
+  r.conversational = train.conversational;
+  r.prompted = train.prompted;
+  std::vector<fs::path> eval_files = data_files(o, "eval_data");
+  const double eval_split = get<double>(o, "eval_split");
+  if (!eval_files.empty()) {
+    r.train = std::move(train.data);
+    r.eval = prepare_files(eval_files, text, prep, r.warnings).data;
+  } else if (eval_split > 0) {
+    // A deterministic split: the first eval_split of the seed's shuffle goes to eval.
+    data::SamplerOptions so{.batch_size = 1, .shuffle = true, .group_by_length = false, .seed = seed};
+    auto order = data::epoch_batches(train.data, so, -1);
+    size_t n_eval = static_cast<size_t>(std::llround(eval_split * static_cast<double>(order.size())));
+    std::vector<bool> is_eval(train.data.size(), false);
+    for (size_t i = 0; i < n_eval; ++i) is_eval[order[i][0]] = true;
+    std::vector<size_t> tr, ev;
+    for (size_t i = 0; i < train.data.size(); ++i) (is_eval[i] ? ev : tr).push_back(i);
+    r.train = train.data.select(tr);
+    r.eval = train.data.select(ev);
+  } else {
+    r.train = std::move(train.data);
+  }
+  Hasher h;
+  h.update(hex64(r.train.content_hash()));
+  h.update(hex64(r.eval.content_hash()));
+  r.hash = h.digest();
+  return r;
+}
+
+Json run_fingerprint(const Json& o, const model::ModelSource& model, uint64_t data_hash) {
+  static const std::set<std::string> not_numbers = {
+      "model", "adapter", "data", "eval_data", "output_dir", "resume_from_checkpoint", "ignore_resume_mismatch",
+      "logging_steps", "eval_steps", "save_steps", "save_total_limit", "cache_dir", "merge", "per_device_eval_batch_size"};
+  Json f = Json::object();
+  f["model"] = hex64(model_source_hash(model));
+  f["data"] = hex64(data_hash);
+  for (auto it = o.begin(); it != o.end(); ++it)
+    if (!not_numbers.count(it.key())) f[it.key()] = it.value();
+  return f;
+}
+
+std::string model_card_text(const ModelCard& c, const Json& o, const train::TrainResult& r) {
+  std::string s = "---\nlibrary_name: " + std::string(c.adapter ? "peft" : "transformers") + "\n";
+  s += "base_model: " + c.source.base.string() + "\ntags:\n- prefer\n- " + c.method + "\n---\n\n";
+  s += "# " + c.method + " of " + c.source.base.filename().string() + "\n\n";
+  s += fmt::format("Trained with `{}` (prefer) for {} steps in {:.0f} s. This folder holds {}.\n\n", c.command, r.steps, r.seconds,
+                   c.adapter ? (c.classifier ? "a PEFT LoRA adapter (task SEQ_CLS, with the score head)" : "a PEFT LoRA adapter")
+                             : (c.classifier ? "a sequence classifier with one output (a reward model)" : "a Hugging Face model"));
+  s += "## Model and data\n\n| | |\n|---|---|\n";
+  s += "| starting model | " + c.source.describe() + " |\n";
+  s += "| starting model hash | " + hex64(model_source_hash(c.source)) + " |\n";
+  s += "| data | " + join(c.data_files, ", ") + " |\n";
+  s += "| data hash (tokens) | " + hex64(c.data_hash) + " |\n\n";
+  s += "## Settings\n\n| option | value |\n|---|---|\n";
+  for (const auto& k : c.settings)
+    if (o.contains(k) && !o.at(k).is_null()) s += "| " + k + " | " + (o.at(k).is_string() ? o.at(k).get<std::string>() : o.at(k).dump()) + " |\n";
+  Json last_train, last_eval;
+  for (const auto& row : r.log) (row.contains("eval_loss") ? last_eval : last_train) = row;
+  for (const auto& [title, row] : {std::pair<std::string, Json>{"last training metrics", last_train}, {"last evaluation metrics", last_eval}}) {
+    if (row.is_null()) continue;
+    s += "\n## " + title + " (step " + std::to_string(row.value("step", int64_t{0})) + ")\n\n| metric | value |\n|---|---|\n";
+    for (auto it = row.begin(); it != row.end(); ++it)
+      if (it.key() != "step" && it.key() != "epoch" && it.value().is_number())
+        s += fmt::format("| {} | {:.6g} |\n", it.key(), it.value().get<double>());
+  }
+  s += "\n## Warnings\n\n";
+  if (r.warnings.empty()) s += "None were raised.\n";
+  for (const auto& w : r.warnings) s += "- **" + w.id + "** (step " + std::to_string(w.step) + "): " + w.message + "\n";
+  return s;
+}
+
+RunSummary run_training(train::Trainer& trainer, const std::string& method, std::ostream& out) {
+  train::TrainResult r = trainer.train();
+  RunSummary summary;
+  summary.output_dir = r.final_dir.parent_path();
+  summary.final_dir = r.final_dir;
+  summary.steps = r.steps;
+  summary.seconds = r.seconds;
+  for (const auto& row : r.log) (row.contains("eval_loss") ? summary.last_eval : summary.last_train) = row;
+  for (const auto& w : r.warnings) summary.warnings.push_back(Json::parse(w.to_json().dump()));
+  out << fmt::format("done: {} steps in {:.1f} s; the {} model is in {}\n", r.steps, r.seconds, method, r.final_dir.string());
+  return summary;
+}
+
+}  // namespace prefer::cli

@@ -1,0 +1,98 @@
+#include "model/model_source.h"
+
+#include <set>
+
+#include "model/lora.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/json.h"
+
+namespace prefer::model {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_adapter(const fs::path& d) { return fs::exists(d / "adapter_config.json") && !fs::exists(d / "config.json"); }
+
+// A run folder (prefer's output_dir) stands for its final/.
+fs::path through_run_folder(const fs::path& d) {
+  if (!fs::exists(d / "config.json") && !fs::exists(d / "adapter_config.json") && fs::exists(d / "final")) return d / "final";
+  return d;
+}
+
+fs::path adapter_base(const fs::path& adapter, const std::string& field) {
+  LoraConfig c = read_adapter_config(adapter);
+  const std::string hint = "pass the base model with --model BASE --adapter " + adapter.string();
+  if (c.base_model_name_or_path.empty())
+    throw Error("is a LoRA adapter whose adapter_config.json names no base_model_name_or_path", {.file = adapter.string(), .field = field, .hint = hint});
+  fs::path b = c.base_model_name_or_path;
+  for (const fs::path& cand : {b, adapter / b}) {
+    fs::path r = through_run_folder(cand);
+    if (fs::exists(r / "config.json")) return r;
+  }
+  throw Error("is a LoRA adapter whose base model '" + c.base_model_name_or_path +
+                  "' is not a folder here (tried it relative to the working directory and to the adapter folder)",
+              {.file = adapter.string(), .field = field, .hint = hint});
+}
+
+}  // namespace
+
+std::string ModelSource::describe() const {
+  std::string s = base.string();
+  for (const auto& a : adapters) s += " + adapter " + a.string();
+  return s;
+}
+
+ModelSource resolve_model_source(const fs::path& model, const std::optional<fs::path>& adapter, const std::string& field) {
+  ModelSource s;
+  fs::path m = through_run_folder(model);
+  if (!fs::exists(m)) throw Error("no such folder", {.file = model.string(), .field = field});
+  if (is_adapter(m)) {
+    s.base = adapter_base(m, field);
+    s.adapters.push_back(m);
+  } else {
+    s.base = m;
+  }
+  if (adapter) {
+    fs::path a = through_run_folder(*adapter);
+    if (!fs::exists(a / "adapter_config.json"))
+      throw Error("is not a PEFT adapter folder (no adapter_config.json)", {.file = a.string(), .field = "adapter"});
+    s.adapters.push_back(a);
+  }
+  s.tokenizer = s.base;
+  for (const auto& a : s.adapters)
+    if (fs::exists(a / "tokenizer.json")) s.tokenizer = a;
+  return s;
+}
+
+CausalLM load_model_source(const ModelSource& source, const LoadOptions& options, LoadReport* report) {
+  CausalLM m = load_model(source.base, options, report);
+  for (const auto& a : source.adapters) {
+    load_adapter(m, a);
+    merge_lora(m);
+  }
+  return m;
+}
+
+uint64_t model_folder_hash(const fs::path& dir) {
+  Hasher h;
+  for (const char* f : {"config.json", "model.safetensors", "model.safetensors.index.json", "adapter_config.json",
+                        "adapter_model.safetensors"})
+    if (fs::exists(dir / f)) h.update(std::string(f) + ":" + hex64(hash_file(dir / f)));
+  if (fs::exists(dir / "model.safetensors.index.json")) {
+    Json index = read_json_file(dir / "model.safetensors.index.json");
+    std::set<std::string> shards;
+    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) shards.insert(it.value().get<std::string>());
+    for (const auto& s : shards) h.update(hex64(hash_file(dir / s)));
+  }
+  return h.digest();
+}
+
+uint64_t model_source_hash(const ModelSource& source) {
+  Hasher h;
+  h.update(hex64(model_folder_hash(source.base)));
+  for (const auto& a : source.adapters) h.update(hex64(model_folder_hash(a)));
+  return h.digest();
+}
+
+}  // namespace prefer::model
