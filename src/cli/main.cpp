@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "model/runtime.h"
+#include "train/trainer.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strings.h"
@@ -87,6 +88,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const ExitCode& e) {
     return e.code;
+  } catch (const prefer::train::Interrupted& e) {
+    std::cerr << e.message << "\n";
+    return e.exit_code;
   } catch (const prefer::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

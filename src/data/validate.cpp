@@ -202,7 +202,32 @@ Json validate_dataset(const std::filesystem::path& file, const TextModel& model,
     warn("chat_template", "the prompts are plain text, but the model has a chat template: they will be tokenized as is, not "
                           "in the chat format the model was tuned on. Use conversational data (lists of messages) or apply the "
                           "template to the prompts yourself");
-  if (!has_template) warn("chat_template", "the model has no chat template: DPO should start from an instruction-tuned (SFT) model");
+  if (!has_template && paired) warn("chat_template", "the model has no chat template: DPO should start from an instruction-tuned (SFT) model");
+
+  // Completions that train nothing, and conversations whose last turn is not the assistant's (the model
+  // would learn to write the user's turn).
+  int64_t empty = 0, first_empty = 0, not_assistant = 0, first_not_assistant = 0;
+  for (const auto& t : tokenized)
+    for (const TokenizedSide* side : {&t.chosen, &t.rejected}) {
+      if (side == &t.rejected && !t.paired) continue;
+      if (side->completion_ids.empty() && empty++ == 0) first_empty = t.line;
+    }
+  for (const Example& ex : ds.examples)
+    for (const Content* c : {&ex.completion, &ex.chosen, &ex.rejected}) {
+      if (c->kind != Content::Kind::Messages || c->messages.empty()) continue;
+      const auto& last = c->messages.back();
+      if (!(last.is_object() && last.value("role", std::string()) == "assistant")) {
+        if (not_assistant++ == 0) first_not_assistant = ex.line;
+        break;
+      }
+    }
+  checks["completions"] = {{"empty_after_tokenization", empty}, {"conversations_not_ending_with_assistant", not_assistant}};
+  if (empty > 0)
+    warn("completions", fmt::format("{} completion(s) have no tokens after tokenization and truncation (first: {}:{}); they train "
+                                    "nothing", empty, file.string(), first_empty));
+  if (not_assistant > 0)
+    warn("completions", fmt::format("{} conversation(s) do not end with an assistant turn (first: {}:{}); the model would be "
+                                    "trained to write the other role's turn", not_assistant, file.string(), first_not_assistant));
 
   // Special tokens.
   auto pad = model.tokenizer.pad_id();

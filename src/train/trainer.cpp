@@ -208,7 +208,7 @@ TrainResult Trainer::train() {
                   {.file = ck.string(), .hint = "resume with the run's config.yaml: " + again});
     std::vector<std::string> changed = fingerprint_changes(st.value("fingerprint", Json::object()), task_.fingerprint);
     if (!changed.empty() && !args_.ignore_resume_mismatch)
-      throw Error("this checkpoint was made with another " + join(changed, ", ") + " than this run has",
+      throw Error("this run's " + join(changed, ", ") + " differ from the checkpoint's (the checkpoint records what it was made with)",
                   {.file = ck.string(), .field = changed.front(),
                    .hint = "resume with the same model, data and options (" + again +
                            "), or pass --ignore_resume_mismatch if the change is meant"});
