@@ -66,7 +66,7 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         dt = x.dtype
-        x = x.to(torch.float32)
+        x = x if dt == torch.float64 else x.to(torch.float32)  # fp64: no rounding (trajectory fixtures)
         var = x.pow(2).mean(-1, keepdim=True)
         x = x * torch.rsqrt(var + self.eps)
         return self.weight * x.to(dt)
@@ -127,7 +127,8 @@ class Attention(nn.Module):
         v = v[:, :, None].expand(B, self.nkv, rep, T, self.hd).reshape(B, self.nh, T, self.hd)
         w = torch.matmul(q, k.transpose(2, 3)) * (self.hd ** -0.5)
         w = w + mask
-        w = F.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)  # eager attention: softmax in fp32
+        sdt = torch.float64 if q.dtype == torch.float64 else torch.float32
+        w = F.softmax(w, dim=-1, dtype=sdt).to(q.dtype)  # eager attention: softmax in fp32
         o = torch.matmul(w, v).transpose(1, 2).reshape(B, T, self.nh * self.hd)
         return self.o_proj(o)
 
@@ -180,7 +181,8 @@ class LlamaForCausalLM(nn.Module):
         x = self.embed_tokens(ids)
         pos = torch.arange(T).unsqueeze(0).expand(B, T)  # HF: cache_position (right padding)
         with torch.autocast("cpu", enabled=False):  # HF computes RoPE in fp32
-            f = (self.inv_freq[None, :, None] @ pos[:, None, :].float()).transpose(1, 2)
+            fdt = torch.float64 if x.dtype == torch.float64 else torch.float32  # fp64: angles in float64
+            f = (self.inv_freq[None, :, None].to(fdt) @ pos[:, None, :].to(fdt)).transpose(1, 2)
             emb = torch.cat((f, f), dim=-1)
             cos, sin = emb.cos().to(x.dtype)[:, None], emb.sin().to(x.dtype)[:, None]
         # 4D causal + padding mask, the dtype's lowest value where masked (HF eager).
@@ -268,7 +270,8 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--batch", required=True)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "fp64"], default="fp32",
+                    help="fp64: the whole step in float64 (the trajectory fixtures of tests/fixtures/trajectories)")
     ap.add_argument("--mode", choices=["lora", "full"], default="lora")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--lora_r", type=int, default=16)
@@ -287,7 +290,8 @@ def main():
         data = json.load(f)
     pairs = data["pairs"]
 
-    policy = load_model(a.model)
+    wdtype = torch.float64 if a.precision == "fp64" else torch.float32
+    policy = load_model(a.model, wdtype)
     ref = None
     if a.mode == "lora":
         for p in policy.parameters():
@@ -302,11 +306,11 @@ def main():
                     for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
                         lin = getattr(layer.self_attn, name)
                         pre = "base_model.model.model.layers.%d.self_attn.%s." % (i, name)
-                        lin.lora_A.weight.copy_(sd[pre + "lora_A.weight"].float())
-                        lin.lora_B.weight.copy_(sd[pre + "lora_B.weight"].float())
+                        lin.lora_A.weight.copy_(sd[pre + "lora_A.weight"].to(wdtype))
+                        lin.lora_B.weight.copy_(sd[pre + "lora_B.weight"].to(wdtype))
         params = [p for n, p in policy.named_parameters() if "lora_" in n]
     else:
-        ref = load_model(a.model)  # TRL loads the reference from the same path
+        ref = load_model(a.model, wdtype)  # TRL loads the reference from the same path
         for p in ref.parameters():
             p.requires_grad_(False)
         ref.eval()
@@ -328,22 +332,25 @@ def main():
                 else:
                     ref_sum, _, _ = sequence_logps(ref, ids, am, cm)
             pol_sum, logits, mask = sequence_logps(policy, ids, am, cm)
-        pc, pr = pol_sum[:B].float(), pol_sum[B:].float()
-        rc, rr = ref_sum[:B].float(), ref_sum[B:].float()
+        acc = torch.float64 if a.precision == "fp64" else torch.float32
+        pc, pr = pol_sum[:B].to(acc), pol_sum[B:].to(acc)
+        rc, rr = ref_sum[:B].to(acc), ref_sum[B:].to(acc)
         logits_diff = a.beta * ((pc - pr) - (rc - rr))
         loss = (-F.logsigmoid(logits_diff)).mean()
         chosen_rewards = a.beta * (pc - rc).detach()
         rejected_rewards = a.beta * (pr - rr).detach()
         with torch.no_grad():  # TRL's logits/chosen, logits/rejected metrics
-            ml_c = logits[:B][mask[:B]].float().mean().item()
-            ml_r = logits[B:][mask[B:]].float().mean().item()
+            ml_c = logits[:B][mask[:B]].to(acc).mean().item()
+            ml_r = logits[B:][mask[B:]].to(acc).mean().item()
         del logits
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, a.max_grad_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, a.max_grad_norm).item()
         opt.step()
         opt.zero_grad(set_to_none=True)
         return {"loss": loss.item(), "rewards_chosen": chosen_rewards.mean().item(),
-                "rewards_rejected": rejected_rewards.mean().item(), "logits_chosen": ml_c, "logits_rejected": ml_r}
+                "rewards_rejected": rejected_rewards.mean().item(),
+                "margins": (chosen_rewards - rejected_rewards).mean().item(), "grad_norm": grad_norm,
+                "logits_chosen": ml_c, "logits_rejected": ml_r}
 
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "steps": [], "step_seconds": []}
     rss_loaded = rss_kb()
