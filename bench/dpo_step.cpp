@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_models.h"
 #include "bench_util.h"
 #include "data/batch.h"
 #include "data/sampler.h"
@@ -234,17 +235,6 @@ void make_data(Inputs& in, const Args& a) {
   std::ofstream(in.batch_file) << j.dump();
 }
 
-io::ModelConfig config_135m() {
-  // SmolLM-135M's shape (HuggingFaceTB/SmolLM-135M config.json).
-  Json j = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 576},
-            {"intermediate_size", 1536}, {"num_hidden_layers", 30}, {"num_attention_heads", 9},
-            {"num_key_value_heads", 3}, {"vocab_size", 49152}, {"max_position_embeddings", 2048},
-            {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"tie_word_embeddings", true},
-            {"hidden_act", "silu"}, {"attention_bias", false}, {"mlp_bias", false}, {"bos_token_id", 1},
-            {"eos_token_id", 2}, {"initializer_range", 0.02}, {"torch_dtype", "float32"}};
-  return io::parse_model_config(j);
-}
-
 model::LoraConfig lora_config() {
   model::LoraConfig c;
   c.r = 16;
@@ -365,7 +355,7 @@ struct Prefer {
     ro.batch = bopt;
     ro.chunk_tokens = chunk();
     train::DpoRecipe recipe(*policy, reference ? &*reference : nullptr, ro);
-    if (v.precompute) recipe.set_reference_table(table_c, table_r);
+    if (v.precompute) recipe.reference().set_table(in.ds, table_c, table_r);
     return recipe.step(in.ds, in.step_batch, false).loss.item<double>();
   }
 
@@ -590,17 +580,7 @@ int main(int argc, char** argv) {
   in.model_dir = a.model == "tiny" ? fs::path(PREFER_FIXTURE_DIR) / "models/llama-tiny" : tmp / "model";
   Result prep = in_child([&](Result& r) {
     model::set_num_threads(threads);
-    if (a.model != "tiny") {
-      io::ModelConfig c = config_135m();
-      model::CausalLM m(c);
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
-      at::NoGradGuard g;
-      for (auto& [n, t] : m.named_parameters()) {
-        if (n.find("norm") != std::string::npos) t.fill_(1.0);
-        else t.normal_(0.0, 0.02, gen);
-      }
-      model::save_pretrained(m, in.model_dir, {.dtype = at::kFloat});
-    }
+    if (a.model != "tiny") write_random_model(config_135m(), in.model_dir);
     model::CausalLM m = model::load_model(in.model_dir);
     model::add_lora(m, lora_config(), 0);
     model::save_adapter(m, lora_config(), in.adapter_dir);

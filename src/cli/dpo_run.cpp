@@ -14,7 +14,7 @@
 #include "train/dpo_recipe.h"
 #include "train/memory_estimate.h"
 #include "train/preflight.h"
-#include "train/reference_table.h"
+#include "train/reference.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -111,27 +111,24 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   ro.batch.pad_id = text.tokenizer.pad_id().value_or(text.tokenizer.eos_id().value_or(0));
   if (auto m = opt<int64_t>(o, "pad_to_multiple_of")) ro.batch.pad_to_multiple_of = *m;
   ro.batch.tokens_multiple_of = 64;  // avoids oneDNN's slow bf16 GEMM row counts (data/batch.h)
-  train::DpoRecipe recipe(policy.model(), reference ? &*reference : nullptr, ro);
+  train::Reference ref(policy.model(), reference ? &*reference : nullptr, ro.chunk_tokens);
+  train::DpoRecipe recipe(policy.model(), ref, ro);
 
   // precompute_ref_log_probs: one no-grad pass (train and eval), cached on disk by model and data.
-  std::optional<train::ReferenceTable> train_table, eval_table;
   if (precompute) {
     const uint64_t ref_key = model::model_source_hash(ref_source ? *ref_source : source);
-    recipe.use_policy_as_reference(!reference.has_value());  // untrained policy = the starting model
-    train_table = train::reference_table(recipe, train_set, ref_key, cache_dir, targs.per_device_eval_batch_size);
-    out << fmt::format("reference log-probs: {} pairs {}\n", train_set.size(), train_table->from_cache ? "read from the cache" : "computed and cached");
-    if (eval_set.size() > 0) eval_table = train::reference_table(recipe, eval_set, ref_key, cache_dir, targs.per_device_eval_batch_size);
-    recipe.use_policy_as_reference(false);
-    recipe.set_reference_model(nullptr);
+    ref.use_policy_as_reference(!reference.has_value());  // untrained policy = the starting model
+    const auto& t = ref.precompute(train_set, ro.batch, ref_key, cache_dir, targs.per_device_eval_batch_size);
+    out << fmt::format("reference log-probs: {} pairs {}\n", train_set.size(), t.from_cache ? "read from the cache" : "computed and cached");
+    if (eval_set.size() > 0) ref.precompute(eval_set, ro.batch, ref_key, cache_dir, targs.per_device_eval_batch_size);
+    ref.use_policy_as_reference(false);
+    ref.drop_frozen();
     reference.reset();  // the reference weights are no longer needed
   }
 
   // ---- the task the trainer runs: DPO's loss is a mean over pairs ----
   train::TrainingTask task;
   task.step = [&](const data::TokenizedDataset& d, const std::vector<size_t>& ex, bool is_train) {
-    const train::ReferenceTable* t = &d == &train_set ? (train_table ? &*train_table : nullptr) : (eval_table ? &*eval_table : nullptr);
-    if (t != nullptr) recipe.set_reference_table(t->chosen, t->rejected);
-    else recipe.clear_reference_table();
     train::DpoStepOutput s = recipe.step(d, ex, is_train);
     train::MicroStep m{.loss_sum = s.loss * static_cast<double>(s.pairs), .weight = static_cast<double>(s.pairs),
                        .examples = s.pairs, .tokens = s.tokens, .lines = s.lines};

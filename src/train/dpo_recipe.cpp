@@ -8,51 +8,25 @@
 
 namespace prefer::train {
 
-DpoRecipe::DpoRecipe(model::CausalLM& policy, model::CausalLM* reference, DpoRecipeOptions options)
-    : policy_(policy), reference_(reference), opt_(std::move(options)) {
-  opt_.dpo.validate();
-  if (opt_.dpo.use_weighting)
+namespace {
+void check(const DpoRecipeOptions& opt) {
+  opt.dpo.validate();
+  if (opt.dpo.use_weighting)
     throw Error("WPO weighting needs the full-vocabulary probabilities at every completion position, which prefer's "
                 "chunked scorer does not keep yet",
                 {.field = "use_weighting", .hint = "leave use_weighting off; every other DPO option is supported"});
 }
+}  // namespace
 
-ReferenceKind DpoRecipe::reference_kind() const {
-  if (table_chosen_.defined()) return ReferenceKind::Table;
-  return reference_ != nullptr ? ReferenceKind::FrozenModel : ReferenceKind::AdaptersOff;
+DpoRecipe::DpoRecipe(model::CausalLM& policy, Reference& reference, DpoRecipeOptions options)
+    : policy_(policy), reference_(&reference), opt_(std::move(options)) {
+  check(opt_);
 }
 
-void DpoRecipe::set_reference_table(at::Tensor chosen, at::Tensor rejected) {
-  table_chosen_ = std::move(chosen);
-  table_rejected_ = std::move(rejected);
-}
-
-model::SequenceScores DpoRecipe::reference_sequence_logps(const data::Batch& batch) {
-  at::NoGradGuard no_grad;
-  if (reference_ != nullptr) return batch_logps(*reference_, batch, opt_.chunk_tokens);
-  if (!model::has_lora(policy_) && !policy_is_reference_)
-    throw Error("no reference model: full fine-tuning needs a frozen copy or --ref_model (or precompute_ref_log_probs)");
-  model::AdaptersDisabled off(policy_);
-  bool was_training = policy_.mode().training;
-  policy_.set_training(false);  // no dropout in the reference pass
-  model::SequenceScores s = batch_logps(policy_, batch, opt_.chunk_tokens);
-  policy_.set_training(was_training);
-  return s;
-}
-
-std::pair<at::Tensor, at::Tensor> DpoRecipe::live_reference(const data::Batch& batch) {
-  const int64_t B = batch.pairs;
-  model::SequenceScores s = reference_sequence_logps(batch);
-  return {s.sum.slice(0, 0, B).to(at::kDouble), s.sum.slice(0, B, 2 * B).to(at::kDouble)};
-}
-
-std::pair<at::Tensor, at::Tensor> DpoRecipe::reference_logps(const data::TokenizedDataset& data, const std::vector<size_t>& ex) {
-  if (table_chosen_.defined()) {
-    std::vector<int64_t> idx(ex.begin(), ex.end());
-    at::Tensor i = at::tensor(at::ArrayRef<int64_t>(idx), at::kLong);
-    return {table_chosen_.index_select(0, i), table_rejected_.index_select(0, i)};
-  }
-  return live_reference(data::make_batch(data, ex, opt_.batch));
+DpoRecipe::DpoRecipe(model::CausalLM& policy, model::CausalLM* frozen, DpoRecipeOptions options)
+    : policy_(policy), owned_(std::make_unique<Reference>(policy, frozen, options.chunk_tokens)), reference_(owned_.get()),
+      opt_(std::move(options)) {
+  check(opt_);
 }
 
 DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vector<size_t>& examples, bool train) {
@@ -66,9 +40,7 @@ DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vec
   for (size_t e : examples) out.lines.push_back(data.row(e).line);
 
   // Reference first, without gradient, so its activations are gone before the policy forward.
-  at::Tensor ref_c, ref_r;
-  if (table_chosen_.defined()) std::tie(ref_c, ref_r) = reference_logps(data, examples);
-  else std::tie(ref_c, ref_r) = live_reference(batch);
+  auto [ref_c, ref_r] = reference_->sums(data, examples, batch);
 
   policy_.set_training(train);
   std::optional<at::NoGradGuard> no_grad;
@@ -109,10 +81,10 @@ DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vec
     in.policy_rejected_logps = ld.slice(0, B, 2 * B);
     if (opt_.dpo.trl_version == objectives::TrlVersion::kV1_9) {
       // v1.9.0 applies the same weighting to the reference; that needs its token log-probs.
-      if (table_chosen_.defined())
+      if (reference_->kind(data) == ReferenceKind::Table)
         throw Error("ld_alpha with trl_version v1.9.0 needs the reference's token log-probs; precompute_ref_log_probs keeps "
                     "only their sums", {.field = "ld_alpha", .hint = "turn precompute_ref_log_probs off for LD-DPO"});
-      model::SequenceScores r = reference_sequence_logps(batch);
+      model::SequenceScores r = reference_->scores(batch);
       at::NoGradGuard ng;
       at::Tensor rl = at::zeros({2 * B}, at::kDouble).index_add(0, seq, r.token_logps.to(at::kDouble) * weight);
       in.reference_chosen_logps = rl.slice(0, 0, B);

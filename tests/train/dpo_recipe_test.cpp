@@ -27,8 +27,8 @@ TEST(DpoRecipe, LossIsLn2WhenPolicyEqualsReference) {
   model::CausalLM policy = model::load_model(test::fixture("models/llama-tiny"));
   model::add_lora(policy, {.r = 4, .lora_alpha = 8, .target_modules = {"q_proj", "v_proj"}}, 1);  // B = 0: no change yet
   DpoRecipe recipe(policy, nullptr, {});
-  EXPECT_EQ(recipe.reference_kind(), ReferenceKind::AdaptersOff);
   data::TokenizedDataset d = pairs();
+  EXPECT_EQ(recipe.reference().kind(d), ReferenceKind::AdaptersOff);
   DpoStepOutput out = recipe.step(d, {0, 1, 2}, true);
   EXPECT_NEAR(out.loss.item<double>(), std::log(2.0), 1e-12);
   EXPECT_NEAR(objectives::metric_value(out.metrics, "rewards/margins"), 0.0, 1e-12);
@@ -55,10 +55,10 @@ TEST(DpoRecipe, FrozenCopyAndTableGiveTheSameLoss) {
   DpoRecipe live(policy, &reference, {});
   double l_live = live.step(d, {0, 1, 2}, false).loss.item<double>();
   EXPECT_GT(std::abs(l_live - std::log(2.0)), 1e-4);
-  auto [c, r] = live.reference_logps(d, {0, 1, 2});
+  auto [c, r] = live.reference().sums(d, {0, 1, 2}, data::make_batch(d, {0, 1, 2}));
   DpoRecipe cached(policy, nullptr, {});
-  cached.set_reference_table(c, r);
-  EXPECT_EQ(cached.reference_kind(), ReferenceKind::Table);
+  cached.reference().set_table(d, c, r);
+  EXPECT_EQ(cached.reference().kind(d), ReferenceKind::Table);
   EXPECT_NEAR(cached.step(d, {0, 1, 2}, false).loss.item<double>(), l_live, 1e-12);
   // The table is indexed by dataset row: a subset in another order reads the right rows. (The live
   // reference now runs on a batch padded to another length: float32 rounding differs, ~1e-8.)
@@ -89,6 +89,25 @@ TEST(DpoRecipe, NoReferenceIsAnError) {
   DpoRecipeOptions wpo;
   wpo.dpo.use_weighting = true;
   EXPECT_ERROR_WITH(DpoRecipe(policy, nullptr, wpo), "'use_weighting'");
+}
+
+TEST(Reference, PrecomputedTableIsCachedByModelAndData) {
+  model::CausalLM policy = model::load_model(test::fixture("models/llama-tiny"));
+  data::TokenizedDataset d = pairs();
+  test::TempDir cache;
+  Reference ref(policy, nullptr);
+  ref.use_policy_as_reference(true);
+  const ReferenceTable& t = ref.precompute(d, {}, 7, cache.path(), 2);
+  EXPECT_FALSE(t.from_cache);
+  at::Tensor live = ref.scores(data::make_batch(d, {0, 1, 2})).sum.to(at::kDouble);
+  EXPECT_TRUE(at::allclose(t.chosen, live.slice(0, 0, 3), 1e-6, 1e-9));
+  EXPECT_TRUE(at::allclose(t.rejected, live.slice(0, 3, 6), 1e-6, 1e-9));
+  EXPECT_EQ(ref.kind(d), ReferenceKind::Table);
+  Reference again(policy, nullptr);
+  EXPECT_TRUE(again.precompute(d, {}, 7, cache.path(), 3).from_cache);
+  // Another model key is another table: computed, not read. (No adapters and not the policy: an error.)
+  Reference other(policy, nullptr);
+  EXPECT_ERROR_WITH(other.precompute(d, {}, 9, cache.path(), 3), "no reference model");
 }
 
 }  // namespace prefer::train

@@ -1,0 +1,35 @@
+// Model folders the benchmarks train on: SmolLM-135M's shape with random weights (no download), saved as
+// an HF folder so that prefer and the eager baselines load the same file.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+
+#include "io/hf_config.h"
+#include "model/causal_lm.h"
+#include "model/save.h"
+#include "util/json.h"
+
+inline prefer::io::ModelConfig config_135m() {
+  // SmolLM-135M's shape (HuggingFaceTB/SmolLM-135M config.json).
+  prefer::Json j = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 576},
+                    {"intermediate_size", 1536}, {"num_hidden_layers", 30}, {"num_attention_heads", 9},
+                    {"num_key_value_heads", 3}, {"vocab_size", 49152}, {"max_position_embeddings", 2048},
+                    {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"tie_word_embeddings", true},
+                    {"hidden_act", "silu"}, {"attention_bias", false}, {"mlp_bias", false}, {"bos_token_id", 1},
+                    {"eos_token_id", 2}, {"initializer_range", 0.02}, {"torch_dtype", "float32"}};
+  return prefer::io::parse_model_config(j);
+}
+
+// Random weights as transformers initialises them (normal(0, 0.02), norms 1), saved in float32.
+inline void write_random_model(const prefer::io::ModelConfig& c, const std::filesystem::path& dir, uint64_t seed = 7) {
+  prefer::model::CausalLM m(c);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::NoGradGuard g;
+  for (auto& [n, t] : m.named_parameters()) {
+    if (n.find("norm") != std::string::npos) t.fill_(1.0);
+    else t.normal_(0.0, 0.02, gen);
+  }
+  prefer::model::save_pretrained(m, dir, {.dtype = at::kFloat});
+}
