@@ -14,14 +14,8 @@
 namespace prefer::cli {
 
 void add_dpo_command(CLI::App& app, GlobalOptions& g) {
-  auto opts = std::make_shared<OptionSet>(dpo_option_set());
-  CLI::App* cmd = app.add_subcommand("dpo", "Train a model on preference pairs with DPO and its loss family (TRL's DPOTrainer)");
-  opts->register_cli(cmd);
-  cmd->callback([opts, &g] {
-    apply_global_options(g);
-    Json resolved = opts->resolve();
-    run_dpo(resolved, std::cout);
-  });
+  add_training_command(app, g, "dpo", "Train a model on preference pairs with DPO and its loss family (TRL's DPOTrainer)", dpo_option_set(),
+                       run_dpo);
 }
 
 }  // namespace prefer::cli

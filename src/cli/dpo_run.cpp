@@ -179,7 +179,6 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
                  .settings = {"beta", "loss_type", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
                               "gradient_accumulation_steps", "max_length", "bf16", "use_peft", "lora_r", "lora_alpha",
                               "precompute_ref_log_probs", "seed"}};
-  for (const auto& f : data_files(o)) card.data_files.push_back(f.string());
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   out << "estimated peak memory: " << mem.describe() << "\n";
   out << fmt::format("dpo: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", train_set.size(), eval_set.size(),

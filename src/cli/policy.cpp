@@ -25,6 +25,7 @@ model::CausalLM load(const PolicyOptions& o) {
   }
   at::manual_seed(static_cast<int64_t>(o.seed));
   model::CausalLM m = model::load_model_source(o.source, lo);
+  if (o.vocab_size > m.config().vocab_size) m.resize_token_embeddings(o.vocab_size);
   if (o.classifier && m.config().head != io::HeadKind::SequenceClassification) m.set_head(io::HeadKind::SequenceClassification, 1);
   if (o.classifier && m.config().num_labels != 1)
     throw Error("a reward model has one output, this classifier has num_labels " + std::to_string(m.config().num_labels),

@@ -26,6 +26,8 @@ struct PolicyOptions {
   // a causal LM), and the pad token id written into its config.json.
   bool classifier = false;
   std::optional<int64_t> pad_token_id;
+  // New special tokens: the embeddings (and an untied LM head) grow to this many rows; 0 = as loaded.
+  int64_t vocab_size = 0;
 };
 
 class Policy {

@@ -131,7 +131,6 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
                  .data_hash = data.hash,
                  .settings = {"learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
                               "max_length", "center_rewards_coefficient", "bf16", "use_peft", "lora_r", "lora_alpha", "seed"}};
-  for (const auto& f : data_files(o)) card.data_files.push_back(f.string());
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   out << "estimated peak memory: " << mem.describe() << "\n";
   out << fmt::format("reward: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", train_set.size(), eval_set.size(),
@@ -143,13 +142,7 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
 }  // namespace
 
 void add_reward_command(CLI::App& app, GlobalOptions& g) {
-  auto opts = std::make_shared<OptionSet>(reward_option_set());
-  CLI::App* cmd = app.add_subcommand("reward", "Train a Bradley-Terry reward model on preference pairs (TRL's RewardTrainer)");
-  opts->register_cli(cmd);
-  cmd->callback([opts, &g] {
-    apply_global_options(g);
-    run_reward(opts->resolve(), std::cout);
-  });
+  add_training_command(app, g, "reward", "Train a Bradley-Terry reward model on preference pairs (TRL's RewardTrainer)", reward_option_set(), run_reward);
 }
 
 }  // namespace prefer::cli

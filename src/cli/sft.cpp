@@ -17,6 +17,9 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/file.h"
+#include "util/strings.h"
+#include "text/vocab_extension.h"
+#include "io/hf_config.h"
 
 namespace prefer::cli {
 namespace fs = std::filesystem;
@@ -32,7 +35,7 @@ OptionSet sft_option_set() {
   // --- SFT (TRL's SFTConfig) ---
   s.add("dataset_text_field", T::String, nullptr, "Column holding plain text (TRL's name for text_column)");
   s.add("completion_only_loss", T::Bool, nullptr, "Loss on completion tokens only (default: true for prompt/completion data)");
-  s.add("assistant_only_loss", T::Bool, false, "Loss on assistant turns only (needs per-token masks: not supported yet)");
+  s.add("assistant_only_loss", T::Bool, false, "Loss on the assistant turns of conversations only (each turn scored in its context)");
   s.add("packing", T::Bool, false, "Pack examples into rows of max_length (best-fit decreasing; each keeps its own positions and attention)");
   s.add("packing_strategy", T::String, "bfd", "bfd (best-fit decreasing; the only strategy)");
   s.add("padding_free", T::Bool, false, "Rows without padding between examples (implied by packing)");
@@ -52,7 +55,7 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   require(o, "output_dir", "where the run is written");
   train::TrainerArgs targs = trainer_args(o, "prefer sft");
   const bool use_peft = get<bool>(o, "use_peft");
-  const model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
+  model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
   model::LoraConfig lora = lora_config(o, get<std::string>(o, "model"));
   Json po = o;
   if (auto f = opt<std::string>(o, "dataset_text_field")) po["text_column"] = *f;
@@ -67,19 +70,39 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
     throw Error("only bfd (best-fit decreasing) is supported, not '" + get<std::string>(o, "packing_strategy") + "'",
                 {.field = "packing_strategy", .hint = "bfd keeps examples whole; wrapped would let packed examples see each other"});
   if (ro.packing && ro.max_length <= 0) throw Error("packing needs max_length > 0 (the packed row length)", {.field = "max_length"});
-  if (get<bool>(o, "assistant_only_loss"))
-    throw Error("is not supported yet: prefer's token data has no per-token masks for multi-turn conversations",
-                {.field = "assistant_only_loss",
-                 .hint = "use prompt/completion conversations (the loss is then on the completion only), or train on every token"});
+  prep.tokenize.assistant_only = get<bool>(o, "assistant_only_loss");
   open_run_folder(o, targs);
+
+  // ---- a template from another model brings its special tokens (TRL's clone_chat_template) ----
+  const std::optional<std::string> template_from = opt<std::string>(o, "chat_template_path");
+  int64_t grow_vocab = 0;
+  if (template_from && fs::is_directory(*template_from)) {
+    data::TextModel donor = data::TextModel::load(*template_from);
+    const fs::path dir = targs.output_dir / "tokenizer";
+    text::VocabExtension x = text::extend_tokenizer_folder(source.tokenizer, dir, text::special_tokens_of(*template_from),
+                                                           donor.tokenizer.config().eos_token.value_or(""));
+    if (!x.added.empty()) {
+      if (use_peft)
+        throw Error("adds special tokens (" + join(x.added, ", ") + "), and a LoRA adapter cannot carry the grown embeddings",
+                    {.field = "chat_template_path", .hint = "fine-tune fully for this run, or use a template whose tokens the model has"});
+      const int64_t vocab = io::read_model_config(source.base / "config.json").vocab_size;
+      if (x.size > vocab) grow_vocab = (x.size + 63) / 64 * 64;  // transformers' pad_to_multiple_of 64
+      out << fmt::format("added {} special token(s) from {}: {} (ids {}..{}){}\n", x.added.size(), *template_from, join(x.added, " "),
+                         x.first_id, x.size - 1, grow_vocab ? fmt::format("; embeddings grow to {} rows", grow_vocab) : "");
+    }
+    source.tokenizer = dir;
+  }
 
   // ---- data ----
   data::TextModel text = data::TextModel::load(source.tokenizer);
-  if (auto t = opt<std::string>(o, "chat_template_path")) text.use_template(*t);
+  if (template_from) text.use_template(*template_from);
   RunData data = prepare_run_data(o, text, prep, targs.seed);
   for (const auto& w : data.warnings) out << "warning: " << w << "\n";
   // TRL: completion-only for prompt/completion data, every token for language-modelling data.
-  ro.completion_only_loss = opt<bool>(o, "completion_only_loss").value_or(data.prompted);
+  ro.completion_only_loss = opt<bool>(o, "completion_only_loss").value_or(data.prompted || prep.tokenize.assistant_only);
+  if (prep.tokenize.assistant_only && !ro.completion_only_loss)
+    throw Error("cannot be false with assistant_only_loss (each assistant turn is the completion of its context)",
+                {.field = "completion_only_loss"});
   const bool eval_packing = opt<bool>(o, "eval_packing").value_or(ro.packing);
   std::optional<int32_t> pad = text.tokenizer.pad_id();
   ro.batch.pad_id = pad.value_or(text.tokenizer.eos_id().value_or(0));
@@ -88,7 +111,8 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
 
   // ---- model and task ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
-  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge")});
+  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
+                 .vocab_size = grow_vocab});
   train::SftRecipe recipe(policy.model(), ro);
   train::TrainingTask task;
   recipe.install(task);
@@ -135,14 +159,14 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   std::vector<train::TrainingWarning> pre = train::preflight_checks(pi, {.min_learning_rate = 1e-6, .max_learning_rate = 1e-3});
   const bool generation_blocks = text.templ() != nullptr && text.templ()->source().find("generation") != std::string::npos;
   for (auto& w : train::sft_data_checks({.examples = static_cast<int64_t>(data.train.size()), .truncated = truncated,
-                                         .conversational = data.conversational, .template_has_generation = generation_blocks}))
+                                         .conversational = data.conversational, .template_has_generation = generation_blocks,
+                                         .assistant_only_loss = prep.tokenize.assistant_only}))
     pre.push_back(std::move(w));
   trainer.set_preflight(pre);
   trainer.set_monitor_rules([](int64_t total) { return train::sft_monitor_rules(total); });
   ModelCard card{.method = "SFT", .command = "prefer sft", .source = source, .adapter = use_peft, .data_hash = data.hash,
                  .settings = {"learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
                               "max_length", "packing", "completion_only_loss", "loss_type", "bf16", "use_peft", "lora_r", "lora_alpha", "seed"}};
-  for (const auto& f : data_files(o)) card.data_files.push_back(f.string());
   Json shown = o;
   shown["completion_only_loss"] = ro.completion_only_loss;
   trainer.set_model_card([card, shown](const train::TrainResult& r) { return model_card_text(card, shown, r); });
@@ -158,13 +182,7 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
 }  // namespace
 
 void add_sft_command(CLI::App& app, GlobalOptions& g) {
-  auto opts = std::make_shared<OptionSet>(sft_option_set());
-  CLI::App* cmd = app.add_subcommand("sft", "Supervised fine-tuning on text, prompt/completion or conversations (TRL's SFTTrainer)");
-  opts->register_cli(cmd);
-  cmd->callback([opts, &g] {
-    apply_global_options(g);
-    run_sft(opts->resolve(), std::cout);
-  });
+  add_training_command(app, g, "sft", "Supervised fine-tuning on text, prompt/completion or conversations (TRL's SFTTrainer)", sft_option_set(), run_sft);
 }
 
 }  // namespace prefer::cli

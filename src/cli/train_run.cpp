@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <iostream>
 #include <set>
 
 #include "cli/train_options.h"
@@ -108,7 +109,9 @@ std::string model_card_text(const ModelCard& c, const Json& o, const train::Trai
   s += "## Model and data\n\n| | |\n|---|---|\n";
   s += "| starting model | " + c.source.describe() + " |\n";
   s += "| starting model hash | " + hex64(model_source_hash(c.source)) + " |\n";
-  s += "| data | " + join(c.data_files, ", ") + " |\n";
+  std::vector<std::string> files;
+  for (const auto& f : data_files(o)) files.push_back(f.string());
+  s += "| data | " + join(files, ", ") + " |\n";
   s += "| data hash (tokens) | " + hex64(c.data_hash) + " |\n\n";
   s += "## Settings\n\n| option | value |\n|---|---|\n";
   for (const auto& k : c.settings)
@@ -139,6 +142,17 @@ RunSummary run_training(train::Trainer& trainer, const std::string& method, std:
   for (const auto& w : r.warnings) summary.warnings.push_back(Json::parse(w.to_json().dump()));
   out << fmt::format("done: {} steps in {:.1f} s; the {} model is in {}\n", r.steps, r.seconds, method, r.final_dir.string());
   return summary;
+}
+
+void add_training_command(CLI::App& app, GlobalOptions& g, const std::string& name, const std::string& help, OptionSet options,
+                          std::function<RunSummary(const Json&, std::ostream&)> run) {
+  auto opts = std::make_shared<OptionSet>(std::move(options));
+  CLI::App* cmd = app.add_subcommand(name, help);
+  opts->register_cli(cmd);
+  cmd->callback([opts, &g, run] {
+    apply_global_options(g);
+    run(opts->resolve(), std::cout);
+  });
 }
 
 }  // namespace prefer::cli

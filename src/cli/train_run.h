@@ -7,10 +7,13 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "cli/command.h"
+#include "cli/option_set.h"
 #include "data/pipeline.h"
 #include "model/model_source.h"
 #include "train/trainer.h"
@@ -53,7 +56,6 @@ struct ModelCard {
   bool adapter = false;               // final/ is a PEFT adapter
   bool classifier = false;            // final/ is a sequence classifier (reward model)
   uint64_t data_hash = 0;
-  std::vector<std::string> data_files;
   std::vector<std::string> settings;  // option names worth showing
 };
 
@@ -63,5 +65,10 @@ std::string model_card_text(const ModelCard& card, const Json& options, const tr
 
 // Trains, writes the summary line, and returns what the run produced.
 RunSummary run_training(train::Trainer& trainer, const std::string& method, std::ostream& out);
+
+// Registers a training command whose options are `options` (flags and --config YAML) and whose work is
+// `run` on the resolved options.
+void add_training_command(CLI::App& app, GlobalOptions& g, const std::string& name, const std::string& help, OptionSet options,
+                          std::function<RunSummary(const Json&, std::ostream&)> run);
 
 }  // namespace prefer::cli

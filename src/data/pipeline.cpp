@@ -99,6 +99,7 @@ PreparedData prepare_data(const fs::path& file, const TextModel& model, const Pr
            {"truncation_mode", t.truncation_mode == TruncationMode::KeepStart ? "keep_start" : "keep_end"},
            {"chat_template_kwargs", Json::parse(t.chat_template_kwargs.dump())},
            {"eos_token", t.eos_token ? Json(*t.eos_token) : Json(nullptr)},
+           {"assistant_only", t.assistant_only},
            {"chat_template", model.template_override.empty() ? Json(nullptr) : Json(hex64(hash_bytes(model.template_override)))},
            {"expect", opt.read.expect ? std::string(dataset_kind_name(*opt.read.expect)) : ""}};
     cache_file = cache_path(*opt.cache_dir, key);
@@ -121,6 +122,10 @@ PreparedData prepare_data(const fs::path& file, const TextModel& model, const Pr
     const Content& p = ex.prompt;
     out.prompted = out.prompted || (p.kind == Content::Kind::Text && !p.text.empty()) ||
                    (p.kind == Content::Kind::Messages && !p.messages.empty()) || (p.kind == Content::Kind::Ids && !p.ids.empty());
+    if (opt.tokenize.assistant_only) {
+      for (const auto& t : tok.tokenize_assistant_turns(ex, out.stats, file.string())) out.data.add(t);
+      continue;
+    }
     if (auto t = tok.tokenize(ex, out.stats, file.string())) out.data.add(*t);
   }
   out.warnings = tokenize_warnings(out.stats, file.string());

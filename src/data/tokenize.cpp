@@ -143,4 +143,39 @@ std::optional<TokenizedExample> ExampleTokenizer::tokenize(const Example& input,
   return out;
 }
 
+std::vector<TokenizedExample> ExampleTokenizer::tokenize_assistant_turns(const Example& ex, TokenizeStats& stats,
+                                                                        const std::string& file) const {
+  if (ex.completion.kind != Content::Kind::Messages || ex.prompt.present())
+    throw Error("assistant_only_loss needs whole conversations (a messages column)", {.file = file, .line = ex.line,
+                .field = "assistant_only_loss", .hint = "prompt/completion data already trains on the completion only"});
+  const OrderedJson& msgs = ex.completion.messages;
+  std::vector<TokenizedExample> out;
+  std::string whole;
+  try {
+    whole = render(msgs, false);
+  } catch (const Error& e) {
+    throw e.with_defaults({.file = file, .line = ex.line});
+  }
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    if (!msgs[i].is_object() || msgs[i].value("role", std::string()) != "assistant") continue;
+    Example turn;
+    turn.line = ex.line;
+    OrderedJson before = OrderedJson::array(), upto;
+    for (size_t k = 0; k < i; ++k) before.push_back(msgs[k]);
+    if (!before.empty()) turn.prompt = Content::of_messages(before);
+    turn.completion = Content::of_messages(OrderedJson::array({msgs[i]}));
+    upto = before;
+    upto.push_back(msgs[i]);
+    const std::string p = before.empty() ? std::string() : render(before, true), f = render(upto, false);
+    if (f.compare(0, p.size(), p) != 0 || whole.compare(0, f.size(), f) != 0)
+      throw Error("the chat template renders the conversation up to assistant turn " + std::to_string(i) +
+                      " differently from the same turns inside the whole conversation, so the assistant's tokens cannot be "
+                      "located (templates that drop earlier turns' reasoning do this)",
+                  {.file = file, .line = ex.line, .field = "assistant_only_loss",
+                   .hint = "train on prompt/completion pairs (one per assistant turn), or without assistant_only_loss"});
+    if (auto t = tokenize(turn, stats, file)) out.push_back(std::move(*t));
+  }
+  return out;
+}
+
 }  // namespace prefer::data

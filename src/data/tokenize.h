@@ -37,6 +37,9 @@ struct TokenizeOptions {
   nlohmann::ordered_json chat_template_kwargs = nlohmann::ordered_json::object();  // e.g. enable_thinking
   // The text appended to plain-text completions that lack it (TRL's eos_token); none = the tokenizer's.
   std::optional<std::string> eos_token;
+  // SFT's assistant_only_loss: whole conversations become one example per assistant turn
+  // (ExampleTokenizer::tokenize_assistant_turns).
+  bool assistant_only = false;
 };
 
 // One tokenized completion of a prompt (a preference pair has two). With keep_end truncation each row
@@ -75,6 +78,14 @@ class ExampleTokenizer {
 
   // The example's ids, or nullopt when truncation drops it. `file` names the data file in errors.
   std::optional<TokenizedExample> tokenize(const Example& ex, TokenizeStats& stats, const std::string& file = "") const;
+
+  // assistant_only_loss for a whole conversation (SFT `messages`): one example per assistant turn, the
+  // conversation before it (rendered with the generation prompt) as the prompt and the turn as the
+  // completion. Under causal attention each turn's tokens get exactly the log-probs they have inside the
+  // whole conversation, so the completion-only loss over these examples is the assistant-only loss. The
+  // template must render the whole conversation as an extension of each prefix (checked); one that
+  // renders earlier turns differently (e.g. drops their reasoning) is an error that says so.
+  std::vector<TokenizedExample> tokenize_assistant_turns(const Example& ex, TokenizeStats& stats, const std::string& file = "") const;
 
   // The rendered text of a prompt (for --show and checks); empty for pre-tokenized content.
   std::string render_prompt(const Content& prompt) const;

@@ -103,6 +103,22 @@ at::Tensor CausalLM::lm_head_weight() const {
 
 at::Tensor CausalLM::logits(const at::Tensor& hidden) const { return at::matmul(hidden, lm_head_weight().t()); }
 
+void CausalLM::resize_token_embeddings(int64_t n) {
+  const int64_t V = config_.vocab_size;
+  if (n <= V) return;
+  at::NoGradGuard ng;
+  auto grow = [&](at::Tensor& w) {
+    const bool rg = w.requires_grad();
+    at::Tensor mean = w.to(at::kDouble).mean(0, /*keepdim=*/true).to(w.scalar_type());  // [1, H]
+    w = at::cat({w, mean.expand({n - V, w.size(1)})}, 0).contiguous();
+    if (rg) w.set_requires_grad(true);
+  };
+  grow(embed_);
+  if (lm_head_.defined()) grow(lm_head_);
+  config_.vocab_size = n;
+  if (raw_config_.is_object() && !raw_config_.empty()) raw_config_["vocab_size"] = n;
+}
+
 void CausalLM::set_head(io::HeadKind head, int64_t num_labels) {
   if (head == io::HeadKind::SequenceClassification && num_labels <= 0)
     throw Error("must be > 0", {.field = "num_labels"});

@@ -77,6 +77,11 @@ class CausalLM {
   // untied model needs lm_head.weight set afterwards).
   void set_head(io::HeadKind head, int64_t num_labels = 1);
 
+  // Grows the vocabulary to `vocab_size` rows (new special tokens): the embedding matrix and an untied
+  // LM head get new rows equal to the mean of the existing ones (transformers' mean_resizing, without
+  // its noise, so the run stays deterministic); config vocab_size follows. Never shrinks.
+  void resize_token_embeddings(int64_t vocab_size);
+
   // Converts every weight (LoRA adapters included), keeping requires_grad.
   void to(at::ScalarType dtype, at::Device device);
   void to(at::ScalarType dtype) { to(dtype, device_); }

@@ -170,4 +170,46 @@ TEST(SftE2E, ResumeWithOtherDataIsRefused) {
   EXPECT_EQ(same.exit_code, 0) << same.output;
 }
 
+TEST(SftE2E, ATemplateFromAnotherModelBringsItsSpecialTokens) {
+  // A "donor" folder: the fixture's tokenizer plus a special token <|turn|> that its template writes.
+  test::TempDir tmp;
+  const fs::path donor = tmp / "donor";
+  fs::create_directories(donor);
+  Json tj = read_json_file(test::fixture("models/llama-tiny/tokenizer.json"));
+  tj["added_tokens"].push_back({{"id", 320}, {"content", "<|turn|>"}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                                {"normalized", false}, {"special", true}});
+  write_json_file(donor / "tokenizer.json", tj);
+  Json tc = read_json_file(test::fixture("models/llama-tiny/tokenizer_config.json"));
+  tc["chat_template"] = "{% for m in messages %}<|turn|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                        "{% if add_generation_prompt %}<|turn|>assistant\n{% endif %}";
+  write_json_file(donor / "tokenizer_config.json", tc);
+  std::string s;
+  for (int i = 0; i < 8; ++i)
+    s += Json({{"messages", {{{"role", "user"}, {"content", "Name " + std::string(kTopics[i])}}, {{"role", "assistant"}, {"content", "It is here."}}}}})
+             .dump() + "\n";
+  test::write_bytes(tmp / "chat.jsonl", s);
+  const std::string args = base(tmp) + " --data " + (tmp / "chat.jsonl").string() + " --chat_template_path " + donor.string() +
+                           " --assistant_only_loss --max_steps 2 --per_device_train_batch_size 4";
+  auto r = test::run_prefer("sft" + args + " --output_dir " + (tmp / "run").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("added 1 special token(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("embeddings grow to 384 rows"), std::string::npos) << r.output;
+  const fs::path fin = tmp / "run" / "final";
+  EXPECT_EQ(read_json_file(fin / "config.json")["vocab_size"], 384);
+  EXPECT_TRUE(fs::exists(fin / "chat_template.jinja"));
+  test::write_bytes(tmp / "t.txt", "<|turn|>user\n");
+  auto t = test::run_prefer("tokenize --model " + fin.string() + " --input " + (tmp / "t.txt").string());
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_NE(t.output.find("320"), std::string::npos) << t.output;
+  // The grown model is a model every command loads.
+  test::write_bytes(tmp / "p.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n");
+  auto g = test::run_prefer("generate --threads 1 --model " + fin.string() + " --data " + (tmp / "p.jsonl").string() + " --max_new_tokens 2 --output " +
+                            (tmp / "g.jsonl").string());
+  EXPECT_EQ(g.exit_code, 0) << g.output;
+  // LoRA cannot carry grown embeddings: said before any training.
+  auto l = test::run_prefer("sft" + args + " --use_peft --output_dir " + (tmp / "lora").string());
+  EXPECT_EQ(l.exit_code, 1);
+  EXPECT_NE(l.output.find("'chat_template_path'"), std::string::npos) << l.output;
+}
+
 }  // namespace prefer

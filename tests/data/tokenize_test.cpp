@@ -125,3 +125,54 @@ TEST(Tokenize, ConversationsWithoutATemplateAreAnError) {
 }
 
 }  // namespace prefer::data
+
+namespace prefer::data {
+
+TEST(Tokenize, AssistantOnlyLossMakesOneExamplePerAssistantTurn) {
+  Fixture f;
+  ExampleTokenizer t(f.tok, &f.tmpl, {});
+  Example ex;
+  ex.line = 3;
+  ex.completion = Content::of_messages(OrderedJson::parse(
+      R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+          {"role": "user", "content": "and?"}, {"role": "assistant", "content": "bye"}])"));
+  TokenizeStats st;
+  auto turns = t.tokenize_assistant_turns(ex, st);
+  ASSERT_EQ(turns.size(), 2u);
+  // ChatML by hand: each turn's completion is the assistant's content and its end-of-turn marker, and
+  // prompt + completion is a prefix of the whole conversation's tokens.
+  EXPECT_EQ(f.tok.decode(turns[0].chosen.completion_ids), "hello<|im_end|>\n");
+  EXPECT_EQ(f.tok.decode(turns[1].chosen.completion_ids), "bye<|im_end|>\n");
+  EXPECT_EQ(f.tok.decode(turns[1].prompt_ids),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n"
+            "<|im_start|>user\nand?<|im_end|>\n<|im_start|>assistant\n");
+  std::vector<int32_t> whole = f.tok.encode(f.tmpl.render(ex.completion.messages, {}), false);
+  for (const auto& turn : turns) {
+    std::vector<int32_t> ids = turn.prompt_ids;
+    ids.insert(ids.end(), turn.chosen.completion_ids.begin(), turn.chosen.completion_ids.end());
+    ASSERT_LE(ids.size(), whole.size());
+    EXPECT_TRUE(std::equal(ids.begin(), ids.end(), whole.begin()));
+    EXPECT_EQ(turn.line, 3);
+  }
+}
+
+TEST(Tokenize, AssistantOnlyLossRefusesTemplatesThatRenderPrefixesDifferently) {
+  Fixture f;
+  // The last message gets a marker: a prefix of the conversation is not a prefix of its rendering.
+  text::ChatTemplate odd = text::ChatTemplate::parse(
+      "{% for m in messages %}{{ m.role }}: {{ m.content }}{% if loop.last %} [end]{% endif %}\n{% endfor %}"
+      "{% if add_generation_prompt %}assistant: {% endif %}", "test");
+  ExampleTokenizer t(f.tok, &odd, {});
+  Example ex;
+  ex.completion = Content::of_messages(OrderedJson::parse(
+      R"([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "x"},
+          {"role": "assistant", "content": "y"}])"));
+  TokenizeStats st;
+  EXPECT_ERROR_WITH(t.tokenize_assistant_turns(ex, st, "c.jsonl"), "'assistant_only_loss'", "cannot be located");
+  Example text;
+  text.prompt = Content::of_text("a");
+  text.completion = Content::of_text("b");
+  EXPECT_ERROR_WITH(t.tokenize_assistant_turns(text, st), "needs whole conversations");
+}
+
+}  // namespace prefer::data

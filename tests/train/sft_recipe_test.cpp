@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "data/packing.h"
+#include "data/tokenize.h"
+#include "text/chat_template.h"
 #include "model/loader.h"
 #include "model/model_test_util.h"
 #include "test_util.h"
@@ -118,6 +120,44 @@ TEST(SftPacking, BestFitDecreasingFillsTheTightestBin) {
   EXPECT_EQ(bins[1], (std::vector<size_t>{3, 4}));
   EXPECT_EQ(bins[2], (std::vector<size_t>{0}));
   EXPECT_THROW(data::pack_bfd({9}, 8), Error);
+}
+
+}  // namespace
+}  // namespace prefer::train
+
+namespace prefer::train {
+namespace {
+
+TEST(SftAssistantOnly, TurnExamplesGiveTheMaskedLossOfTheWholeConversation) {
+  // The loss over the per-turn examples equals the mean NLL of the assistant tokens read off one forward
+  // of the whole conversation (the scorer with a response mask over those tokens).
+  const auto dir = model::test::model_fixture("llama-tiny");
+  model::CausalLM m = model::load_model(dir);
+  text::Tokenizer tok = text::Tokenizer::from_folder(dir);
+  text::ChatTemplate tmpl = text::load_chat_template(dir / "tokenizer_config.json", {});
+  data::ExampleTokenizer t(tok, &tmpl, {});
+  data::Example ex;
+  ex.completion = data::Content::of_messages(data::OrderedJson::parse(
+      R"([{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Blue."},
+          {"role": "user", "content": "Another?"}, {"role": "assistant", "content": "Green, I think."}])"));
+  data::TokenizeStats st;
+  auto turns = t.tokenize_assistant_turns(ex, st);
+  ASSERT_EQ(turns.size(), 2u);
+  data::TokenizedDataset d;
+  for (const auto& x : turns) d.add(x);
+  at::NoGradGuard ng;
+  SftRecipe recipe(m, {.completion_only_loss = true});
+  MicroStep s = recipe.step(d, {0, 1}, false);
+  // The whole conversation, and a mask of the assistant tokens (the completions' positions).
+  std::vector<int32_t> whole = tok.encode(tmpl.render(ex.completion.messages, {}), false);
+  at::Tensor ids = at::tensor(std::vector<int64_t>(whole.begin(), whole.end()), at::kLong).unsqueeze(0);
+  at::Tensor mask = at::zeros_like(ids, at::kBool);
+  for (const auto& x : turns)
+    for (size_t k = 0; k < x.chosen.completion_ids.size(); ++k) mask[0][static_cast<int64_t>(x.prompt_ids.size() + k)] = true;
+  at::Tensor pos = at::arange(ids.size(1), at::kLong).unsqueeze(0);
+  model::SequenceScores w = model::score(m, ids, pos, {}, mask);
+  EXPECT_EQ(s.weight, static_cast<double>(mask.sum().item<int64_t>()));
+  EXPECT_NEAR(s.loss_sum.item<double>(), -w.sum.item<double>(), 1e-4);
 }
 
 }  // namespace
