@@ -48,8 +48,17 @@ at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibili
   return bias;
 }
 
+at::Tensor key_begin_from_bias(const at::Tensor& bias, double min_saving) {
+  at::Tensor visible = bias.select(1, 0).eq(0).to(at::kByte);      // [B, Tq, Tk]
+  at::Tensor first = std::get<1>(visible.max(-1)).to(at::kCPU).to(at::kLong);  // first maximum: the first visible slot
+  const double skipped = first.sum().item<double>();
+  const double total = static_cast<double>(bias.size(0) * bias.size(2)) * static_cast<double>(bias.size(3)) / 2.0;  // causal half
+  if (total <= 0 || skipped < min_saving * total) return at::Tensor();
+  return first.contiguous();
+}
+
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
-                  int64_t causal_offset) {
+                  int64_t causal_offset, const at::Tensor& key_begin) {
 #if PREFER_HAS_FUSED_SDPA
   if (q.is_cuda()) {
     const int64_t B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
@@ -63,7 +72,7 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   }
 #endif
   // Memory-efficient and causal-aware: model/tiled_attention.h.
-  return tiled_attention(q, k, v, bias, scale, causal_offset);
+  return tiled_attention(q, k, v, bias, scale, causal_offset, 64, key_begin);
 }
 
 }  // namespace prefer::model

@@ -43,7 +43,14 @@ at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibili
 // Returns [B, Tq, Hq * D]. Scores are formed in the compute dtype and soft-maxed in the bias dtype, as
 // transformers' eager attention does. On CPU this is model/tiled_attention.h (nothing O(T²) is kept for
 // backward); on CUDA with LibTorch 2.x, the fused kernel.
+// key_begin (optional [B, Tq] int64, CPU): no query i of row b sees a key slot before key_begin[b][i]
+// (packed rows), so the CPU path skips those slots (key_begin_from_bias builds it).
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
-                  int64_t causal_offset = -1);
+                  int64_t causal_offset = -1, const at::Tensor& key_begin = {});
+
+// The first visible key slot of every query of bias [B, 1, Tq, Tk] -> [B, Tq] int64 (0 for a query that
+// sees nothing), or undefined when skipping those slots would save less than `min_saving` of the score
+// matrix (then one batched tile per query block is cheaper than a tile per row).
+at::Tensor key_begin_from_bias(const at::Tensor& bias, double min_saving = 0.15);
 
 }  // namespace prefer::model

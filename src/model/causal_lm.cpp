@@ -230,9 +230,15 @@ at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positio
   in.rope = &rope;
   in.cache = cache;
   in.mode = mode_;
+  // Packed rows (and sliding windows): each query's first visible key, so attention skips the slots of
+  // the examples before its own.
+  std::map<int64_t, at::Tensor> key_begins;
+  for (auto& [w, b] : biases)
+    if (!cached && (layout.visibility.defined() || w > 0)) key_begins[w] = key_begin_from_bias(b);
   for (size_t l = 0; l < layers_.size(); ++l) {
     in.index = static_cast<int64_t>(l);
     in.bias = &biases[layers_[l].window];
+    in.key_begin = key_begins.count(layers_[l].window) ? &key_begins[layers_[l].window] : nullptr;
     x = decoder_layer_forward(layers_[l], x, in);
   }
   if (cache) cache->commit(pos, new_mask);

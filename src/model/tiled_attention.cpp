@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace prefer::model {
 
@@ -20,18 +21,41 @@ Shape shape_of(const at::Tensor& q, const at::Tensor& k) {
   return {q.size(0), k.size(1), q.size(1) / k.size(1), q.size(2), k.size(2), q.size(3)};
 }
 
-// Key slots a tile of queries [t0, t0 + n) can see.
-int64_t key_end(const Shape& s, int64_t t0, int64_t n, int64_t causal_offset) {
-  return causal_offset < 0 ? s.Tk : std::min(s.Tk, t0 + n + causal_offset);
+// One unit of work: rows [b0, b0 + nb), queries [t0, t0 + n), key slots [k0, k1).
+struct Tile {
+  int64_t b0, nb, t0, n, k0, k1;
+};
+
+// The tiles of a product: every row together, keys up to the causal bound; or, with key_begin [B, Tq]
+// (no query i of row b sees a key slot before key_begin[b][i]), one row at a time from its tile's
+// smallest key_begin, so a packed row's tile skips the examples before its own.
+std::vector<Tile> tiles(const Shape& s, int64_t tile, int64_t causal_offset, const at::Tensor& key_begin) {
+  std::vector<Tile> out;
+  for (int64_t t0 = 0; t0 < s.Tq; t0 += tile) {
+    const int64_t n = std::min(tile, s.Tq - t0);
+    const int64_t k1 = causal_offset < 0 ? s.Tk : std::min(s.Tk, t0 + n + causal_offset);
+    if (!key_begin.defined() || key_begin.numel() == 0) {
+      out.push_back({0, s.B, t0, n, 0, k1});
+      continue;
+    }
+    auto kb = key_begin.accessor<int64_t, 2>();
+    for (int64_t b = 0; b < s.B; ++b) {
+      int64_t k0 = k1;
+      for (int64_t i = t0; i < t0 + n; ++i) k0 = std::min(k0, kb[b][i]);
+      out.push_back({b, 1, t0, n, std::min(k0, k1 - 1), k1});
+    }
+  }
+  return out;
 }
 
-// One tile's scores in the softmax dtype, bias added: [B, Hkv, G, n, kend]. The same ops in forward and
-// backward, so the recomputed probabilities are the forward's bit for bit.
-at::Tensor tile_scores(const at::Tensor& qt, const at::Tensor& kt, const at::Tensor& bias, const Shape& s, int64_t t0,
-                       int64_t n, int64_t kend, double scale) {
-  at::Tensor sc = at::matmul(qt, kt.transpose(-1, -2)).mul_(scale);  // [B, Hkv, G*n, kend], compute dtype
-  at::Tensor out = sc.to(bias.scalar_type()).view({s.B, s.Hkv, s.G, n, kend});
-  return out.add_(bias.narrow(2, t0, n).narrow(3, 0, kend).unsqueeze(2));  // bias [B, 1, 1, n, kend]
+// One tile's scores in the softmax dtype, bias added: [nb, Hkv, G, n, k1 - k0]. The same ops in forward
+// and backward, so the recomputed probabilities are the forward's bit for bit.
+at::Tensor tile_scores(const at::Tensor& qt, const at::Tensor& kt, const at::Tensor& bias, const Shape& s, const Tile& t,
+                       double scale) {
+  const int64_t nk = t.k1 - t.k0;
+  at::Tensor sc = at::matmul(qt, kt.transpose(-1, -2)).mul_(scale);  // [nb, Hkv, G*n, nk], compute dtype
+  at::Tensor out = sc.to(bias.scalar_type()).view({t.nb, s.Hkv, s.G, t.n, nk});
+  return out.add_(bias.narrow(0, t.b0, t.nb).narrow(2, t.t0, t.n).narrow(3, t.k0, nk).unsqueeze(2));  // [nb, 1, 1, n, nk]
 }
 
 // Softmax statistics of a tile, kept for backward: the row maximum and the sum of exp(s - max), each
@@ -42,25 +66,28 @@ at::Tensor probabilities(at::Tensor scores, const at::Tensor& max, const at::Ten
   return scores.sub_(max.unsqueeze(-1)).exp_().div_(sum.unsqueeze(-1));
 }
 
+// The query rows of a tile [nb, Hkv, G*n, D] and the tile's keys or values [nb, Hkv, nk, D].
+at::Tensor tile_q(const at::Tensor& q5, const Shape& s, const Tile& t) {
+  return q5.narrow(0, t.b0, t.nb).narrow(3, t.t0, t.n).reshape({t.nb, s.Hkv, s.G * t.n, s.D});
+}
+at::Tensor tile_kv(const at::Tensor& kv, const Tile& t) { return kv.narrow(0, t.b0, t.nb).narrow(2, t.k0, t.k1 - t.k0); }
+
 // q5 [B, Hkv, G, Tq, D] (contiguous). Fills out5 [B, Hkv, G, Tq, D] and, when defined, the statistics
 // row_max and row_sum [B, Hkv, G, Tq].
 void forward_tiles(const at::Tensor& q5, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, const Shape& s,
-                   double scale, int64_t causal_offset, int64_t tile, at::Tensor& out5, at::Tensor& row_max,
-                   at::Tensor& row_sum) {
-  for (int64_t t0 = 0; t0 < s.Tq; t0 += tile) {
-    const int64_t n = std::min(tile, s.Tq - t0);
-    const int64_t kend = key_end(s, t0, n, causal_offset);
-    at::Tensor qt = q5.narrow(3, t0, n).reshape({s.B, s.Hkv, s.G * n, s.D});
-    at::Tensor sc = tile_scores(qt, k.narrow(2, 0, kend), bias, s, t0, n, kend, scale);  // [B, Hkv, G, n, kend]
+                   double scale, const std::vector<Tile>& work, at::Tensor& out5, at::Tensor& row_max, at::Tensor& row_sum) {
+  for (const Tile& t : work) {
+    const int64_t nk = t.k1 - t.k0;
+    at::Tensor sc = tile_scores(tile_q(q5, s, t), tile_kv(k, t), bias, s, t, scale);  // [nb, Hkv, G, n, nk]
     at::Tensor m = std::get<0>(sc.max(-1));
     at::Tensor e = sc.sub_(m.unsqueeze(-1)).exp_();
     at::Tensor l = e.sum(-1);
     at::Tensor p = e.div_(l.unsqueeze(-1)).to(q5.scalar_type());
-    at::Tensor o = at::matmul(p.view({s.B, s.Hkv, s.G * n, kend}), v.narrow(2, 0, kend));  // [B, Hkv, G*n, D]
-    out5.narrow(3, t0, n).copy_(o.view({s.B, s.Hkv, s.G, n, s.D}));
+    at::Tensor o = at::matmul(p.view({t.nb, s.Hkv, s.G * t.n, nk}), tile_kv(v, t));  // [nb, Hkv, G*n, D]
+    out5.narrow(0, t.b0, t.nb).narrow(3, t.t0, t.n).copy_(o.view({t.nb, s.Hkv, s.G, t.n, s.D}));
     if (row_max.defined()) {
-      row_max.narrow(3, t0, n).copy_(m);
-      row_sum.narrow(3, t0, n).copy_(l);
+      row_max.narrow(0, t.b0, t.nb).narrow(3, t.t0, t.n).copy_(m);
+      row_sum.narrow(0, t.b0, t.nb).narrow(3, t.t0, t.n).copy_(l);
     }
   }
 }
@@ -76,7 +103,7 @@ struct Forward {
 };
 
 Forward run_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
-                    int64_t causal_offset, int64_t tile, bool keep_stats) {
+                    const std::vector<Tile>& work, bool keep_stats) {
   const Shape s = shape_of(q, k);
   Forward f;
   f.q5 = q.reshape({s.B, s.Hkv, s.G, s.Tq, s.D}).contiguous();
@@ -85,18 +112,19 @@ Forward run_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
     f.row_max = at::empty({s.B, s.Hkv, s.G, s.Tq}, q.options().dtype(bias.scalar_type()));
     f.row_sum = at::empty_like(f.row_max);
   }
-  forward_tiles(f.q5, k, v, bias, s, scale, causal_offset, tile, f.out5, f.row_max, f.row_sum);
+  forward_tiles(f.q5, k, v, bias, s, scale, work, f.out5, f.row_max, f.row_sum);
   return f;
 }
 
 struct TiledAttention : public torch::autograd::Function<TiledAttention> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            const at::Tensor& bias, double scale, int64_t causal_offset, int64_t tile) {
-    Forward f = run_forward(q, k, v, bias, scale, causal_offset, tile, /*keep_stats=*/true);
+                            const at::Tensor& bias, double scale, int64_t causal_offset, int64_t tile, const at::Tensor& key_begin) {
+    Forward f = run_forward(q, k, v, bias, scale, tiles(shape_of(q, k), tile, causal_offset, key_begin), /*keep_stats=*/true);
     ctx->save_for_backward({f.q5, k, v, bias, f.out5, f.row_max, f.row_sum});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["causal_offset"] = causal_offset;
     ctx->saved_data["tile"] = tile;
+    ctx->saved_data["key_begin"] = key_begin;
     return to_output(f.out5, shape_of(q, k));
   }
 
@@ -109,6 +137,7 @@ struct TiledAttention : public torch::autograd::Function<TiledAttention> {
     const double scale = ctx->saved_data["scale"].toDouble();
     const int64_t causal_offset = ctx->saved_data["causal_offset"].toInt();
     const int64_t tile = ctx->saved_data["tile"].toInt();
+    const at::Tensor key_begin = ctx->saved_data["key_begin"].toTensor();
     const Shape s{q5.size(0), q5.size(1), q5.size(2), q5.size(3), k.size(2), q5.size(4)};
     const at::ScalarType acc = bias.scalar_type(), cdt = q5.scalar_type();
     // grads[0] [B, Tq, Hq*D] -> [B, Hkv, G, Tq, D]
@@ -117,35 +146,35 @@ struct TiledAttention : public torch::autograd::Function<TiledAttention> {
     at::Tensor dq5 = at::empty_like(q5);
     at::Tensor dk = at::zeros(k.sizes(), k.options().dtype(acc));
     at::Tensor dv = at::zeros(v.sizes(), v.options().dtype(acc));
-    for (int64_t t0 = 0; t0 < s.Tq; t0 += tile) {
-      const int64_t n = std::min(tile, s.Tq - t0);
-      const int64_t kend = key_end(s, t0, n, causal_offset);
-      at::Tensor qt = q5.narrow(3, t0, n).reshape({s.B, s.Hkv, s.G * n, s.D});
-      at::Tensor kt = k.narrow(2, 0, kend), vt = v.narrow(2, 0, kend);
-      at::Tensor p = probabilities(tile_scores(qt, kt, bias, s, t0, n, kend, scale), row_max.narrow(3, t0, n),
-                                   row_sum.narrow(3, t0, n));
-      at::Tensor dOt = dO5.narrow(3, t0, n).reshape({s.B, s.Hkv, s.G * n, s.D});
-      dv.narrow(2, 0, kend).add_(at::matmul(p.to(cdt).view({s.B, s.Hkv, s.G * n, kend}).transpose(-1, -2), dOt));
-      at::Tensor dp = at::matmul(dOt, vt.transpose(-1, -2)).to(acc).view({s.B, s.Hkv, s.G, n, kend});
-      at::Tensor ds = p.mul_(dp.sub_(delta.narrow(3, t0, n).unsqueeze(-1))).mul_(scale).to(cdt);
-      at::Tensor dsv = ds.view({s.B, s.Hkv, s.G * n, kend});
-      dq5.narrow(3, t0, n).copy_(at::matmul(dsv, kt).view({s.B, s.Hkv, s.G, n, s.D}));
-      dk.narrow(2, 0, kend).add_(at::matmul(dsv.transpose(-1, -2), qt));
+    for (const Tile& t : tiles(s, tile, causal_offset, key_begin)) {
+      const int64_t nk = t.k1 - t.k0;
+      auto rows = [&](const at::Tensor& x) { return x.narrow(0, t.b0, t.nb).narrow(3, t.t0, t.n); };  // [nb, Hkv, G, n, ...]
+      at::Tensor qt = tile_q(q5, s, t), kt = tile_kv(k, t), vt = tile_kv(v, t);
+      at::Tensor p = probabilities(tile_scores(qt, kt, bias, s, t, scale), rows(row_max), rows(row_sum));
+      at::Tensor dOt = rows(dO5).reshape({t.nb, s.Hkv, s.G * t.n, s.D});
+      tile_kv(dv, t).add_(at::matmul(p.to(cdt).view({t.nb, s.Hkv, s.G * t.n, nk}).transpose(-1, -2), dOt));
+      at::Tensor dp = at::matmul(dOt, vt.transpose(-1, -2)).to(acc).view({t.nb, s.Hkv, s.G, t.n, nk});
+      at::Tensor ds = p.mul_(dp.sub_(rows(delta).unsqueeze(-1))).mul_(scale).to(cdt);
+      at::Tensor dsv = ds.view({t.nb, s.Hkv, s.G * t.n, nk});
+      rows(dq5).copy_(at::matmul(dsv, kt).view({t.nb, s.Hkv, s.G, t.n, s.D}));
+      tile_kv(dk, t).add_(at::matmul(dsv.transpose(-1, -2), qt));
     }
     return {dq5.view({s.B, s.Hkv * s.G, s.Tq, s.D}), dk.to(k.scalar_type()), dv.to(v.scalar_type()), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
 at::Tensor tiled_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
-                           double scale, int64_t causal_offset, int64_t tile) {
+                           double scale, int64_t causal_offset, int64_t tile, const at::Tensor& key_begin) {
   tile = std::max<int64_t>(tile, 1);
   const bool grad = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-  if (grad) return TiledAttention::apply(q, k, v, bias, scale, causal_offset, tile);
+  // An autograd input must be a defined tensor: "no key_begin" travels as an empty one.
+  if (grad) return TiledAttention::apply(q, k, v, bias, scale, causal_offset, tile, key_begin.defined() ? key_begin : at::empty({0}, at::kLong));
   // No graph to keep: the same tiles, nothing saved.
-  return to_output(run_forward(q, k, v, bias, scale, causal_offset, tile, /*keep_stats=*/false).out5, shape_of(q, k));
+  return to_output(run_forward(q, k, v, bias, scale, tiles(shape_of(q, k), tile, causal_offset, key_begin), /*keep_stats=*/false).out5,
+                   shape_of(q, k));
 }
 
 }  // namespace prefer::model

@@ -23,9 +23,11 @@ namespace prefer::model {
 //     causal and prefix-shared layouts; the KV cache's length for cached decoding), so a tile skips
 //     those slots; < 0: every tile reads every key
 //   tile: query rows per tile
+//   key_begin: optional [B, Tq] int64 (CPU): no query i of row b sees a key slot before key_begin[b][i]
+//     (packed rows: the start of the query's own example); each row's tiles then start there
 // Returns [B, Tq, Hq * D] in the compute dtype. Scores are formed in the compute dtype, scaled, then
 // soft-maxed in the bias dtype, as transformers' eager attention does. Differentiable in q, k and v.
 at::Tensor tiled_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
-                           double scale, int64_t causal_offset, int64_t tile = 64);
+                           double scale, int64_t causal_offset, int64_t tile = 64, const at::Tensor& key_begin = {});
 
 }  // namespace prefer::model
