@@ -180,6 +180,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
                               "gradient_accumulation_steps", "max_length", "bf16", "use_peft", "lora_r", "lora_alpha",
                               "precompute_ref_log_probs", "seed"}};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
+  trainer.set_status_metrics({"rewards/margins", "rewards/accuracies"});
   out << "estimated peak memory: " << mem.describe() << "\n";
   out << fmt::format("dpo: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", train_set.size(), eval_set.size(),
                      trainer.total_steps(), targs.per_device_train_batch_size, targs.gradient_accumulation_steps,

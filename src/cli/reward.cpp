@@ -132,6 +132,7 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
                  .settings = {"learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
                               "max_length", "center_rewards_coefficient", "bf16", "use_peft", "lora_r", "lora_alpha", "seed"}};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
+  trainer.set_status_metrics({"accuracy", "margin"});
   out << "estimated peak memory: " << mem.describe() << "\n";
   out << fmt::format("reward: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", train_set.size(), eval_set.size(),
                      trainer.total_steps(), targs.per_device_train_batch_size, targs.gradient_accumulation_steps,

@@ -371,8 +371,8 @@ TrainResult Trainer::train() {
         if (k != "grad_norm") values.push_back({k, window.mean(k)});
       OrderedJson row = make_log_row(step, static_cast<double>(step) / static_cast<double>(steps_per_epoch_), values);
       status = fmt::format("loss {:.4f}", values[0].second);
-      for (const char* k : {"rewards/margins", "rewards/accuracies", "accuracy", "mean_token_accuracy"})
-        if (window.sums.count(k)) status += fmt::format(" {} {:.3f}", std::string(k).substr(std::string(k).find('/') + 1), window.mean(k));
+      for (const std::string& k : status_metrics_)
+        if (window.sums.count(k)) status += fmt::format(" {} {:.3f}", k.substr(k.find('/') + 1), window.mean(k));
       emit(row);
       window = Window{};
     }

@@ -101,6 +101,8 @@ class Trainer {
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
   // Runs the eval set without gradients and returns eval_-prefixed means.
   Json evaluate();
+  // The metrics the progress line shows after the loss (the command's own: DPO's margins and accuracies).
+  void set_status_metrics(std::vector<std::string> keys) { status_metrics_ = std::move(keys); }
   // A README.md written into final/ (the model card), from the finished run's result.
   void set_model_card(std::function<std::string(const TrainResult&)> card) { model_card_ = std::move(card); }
 
@@ -113,6 +115,7 @@ class Trainer {
   std::function<std::vector<MonitorRule>(int64_t)> rules_;
   std::vector<TrainingWarning> preflight_;
   std::function<std::string(const TrainResult&)> model_card_;
+  std::vector<std::string> status_metrics_;
   BatchList epoch_batches(const data::TokenizedDataset& d, const data::SamplerOptions& so, int64_t epoch) const;
   int64_t total_steps_ = 0, steps_per_epoch_ = 0, batches_per_epoch_ = 0;
 };

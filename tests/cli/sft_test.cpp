@@ -92,7 +92,7 @@ TEST(SftE2E, PackedTextFromSeveralFiles) {
   test::write_bytes(tmp / "a.jsonl", a);
   test::write_bytes(tmp / "b.jsonl", b);
   auto r = test::run_prefer("sft" + base(tmp) + " --data " + (tmp / "a.jsonl").string() + "," + (tmp / "b.jsonl").string() +
-                            " --packing --max_length 96 --per_device_train_batch_size 2 --max_steps 3 --output_dir " + (tmp / "run").string());
+                            " --packing --max_length 96 --per_device_train_batch_size 2 --max_steps 3 --bf16 --output_dir " + (tmp / "run").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("sft: 17 examples"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("packed into rows of 96"), std::string::npos) << r.output;
