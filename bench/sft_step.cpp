@@ -94,7 +94,7 @@ Json prefer_side(const Args& a, const fs::path& model_dir, const data::Tokenized
   std::vector<size_t> all(d.size());
   for (size_t i = 0; i < d.size(); ++i) all[i] = i;
   // A step is every example: packed, the micro-batch lists whole packed rows (packed_epoch_batches order).
-  std::vector<size_t> step_examples = packing ? data::packed_epoch_batches(data::pack_examples(d, a.max_length), {.batch_size = 1 << 20, .shuffle = false}, 0)[0] : all;
+  std::vector<size_t> step_examples = packing ? recipe.batches(d, {.batch_size = 1 << 20, .shuffle = false}, 0)[0] : all;
   Json r = {{"losses", Json::array()}, {"seconds", Json::array()}};
   int64_t tokens = 0, rows = 0;
   for (int64_t s = 0; s < a.steps; ++s) {

@@ -28,12 +28,15 @@ BatchList SftRecipe::batches(const data::TokenizedDataset& d, const data::Sample
 
 std::vector<std::vector<size_t>> SftRecipe::rows(const data::TokenizedDataset& d, const std::vector<size_t>& examples) {
   std::vector<std::vector<size_t>> out;
-  if (!opt_.packing) {
+  // Packed rows only for a dataset whose batches were made by packing (batches()); otherwise, e.g. an
+  // eval set with eval_packing false, one example per row.
+  auto it = packings_.find(&d);
+  if (!opt_.packing || it == packings_.end()) {
     for (size_t e : examples) out.push_back({e});
     return out;
   }
   // A micro-batch lists whole packed rows, bin after bin (packed_epoch_batches).
-  const data::Packing& p = packing(d);
+  const data::Packing& p = it->second;
   for (size_t k = 0; k < examples.size(); ++k) {
     if (k == 0 || p.bin_of[examples[k]] != p.bin_of[examples[k - 1]]) out.emplace_back();
     out.back().push_back(examples[k]);
