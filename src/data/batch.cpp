@@ -28,6 +28,13 @@ int64_t round_up(int64_t n, int64_t m) { return m > 1 ? (n + m - 1) / m * m : n;
 
 }  // namespace
 
+int64_t padded_length(int64_t longest, int64_t rows, const BatchOptions& opt) {
+  int64_t T = round_up(std::max<int64_t>(longest, 1), opt.pad_to_multiple_of);
+  if (opt.tokens_multiple_of > 1 && rows > 0)
+    while ((rows * T) % opt.tokens_multiple_of != 0) T += std::max<int64_t>(opt.pad_to_multiple_of, 1);
+  return T;
+}
+
 Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& examples, const BatchOptions& opt) {
   if (examples.empty()) throw Error("empty batch");
   Batch b;
@@ -86,10 +93,8 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
 
   int64_t T = 0;
   for (const auto& r : rows) T = std::max<int64_t>(T, static_cast<int64_t>(r.ids.size()));
-  T = round_up(std::max<int64_t>(T, 1), opt.pad_to_multiple_of);
   const int64_t Rn = static_cast<int64_t>(rows.size());
-  if (opt.tokens_multiple_of > 1 && Rn > 0)
-    while ((Rn * T) % opt.tokens_multiple_of != 0) T += std::max<int64_t>(opt.pad_to_multiple_of, 1);
+  T = padded_length(T, Rn, opt);
   at::Tensor ids = at::full({Rn, T}, opt.pad_id, at::kLong);
   at::Tensor pos = at::zeros({Rn, T}, at::kLong);
   at::Tensor key = at::zeros({Rn, T}, at::kBool);

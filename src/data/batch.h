@@ -61,4 +61,8 @@ struct Batch {
 
 Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& examples, const BatchOptions& options = {});
 
+// The padded row length T for rows of at most `longest` tokens: at least 1, rounded up to
+// pad_to_multiple_of, then grown until rows x T is a multiple of tokens_multiple_of.
+int64_t padded_length(int64_t longest, int64_t rows, const BatchOptions& options);
+
 }  // namespace prefer::data

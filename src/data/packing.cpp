@@ -92,11 +92,8 @@ Batch make_sft_batch(const TokenizedDataset& data, const std::vector<std::vector
     T = std::max(T, n);
     packed = packed || r.size() > 1;
   }
-  T = std::max<int64_t>(T, 1);
-  if (opt.pad_to_multiple_of > 1) T = (T + opt.pad_to_multiple_of - 1) / opt.pad_to_multiple_of * opt.pad_to_multiple_of;
   const int64_t R = static_cast<int64_t>(rows.size());
-  if (opt.tokens_multiple_of > 1)
-    while ((R * T) % opt.tokens_multiple_of != 0) T += std::max<int64_t>(opt.pad_to_multiple_of, 1);
+  T = padded_length(T, R, opt);
   at::Tensor ids = at::full({R, T}, opt.pad_id, at::kLong), pos = at::zeros({R, T}, at::kLong), key = at::zeros({R, T}, at::kBool);
   at::Tensor vis = packed ? at::zeros({R, T, T}, at::kBool) : at::Tensor();
   auto ia = ids.accessor<int64_t, 2>();

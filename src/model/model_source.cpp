@@ -28,7 +28,7 @@ fs::path adapter_base(const fs::path& adapter, const std::string& field) {
   fs::path b = c.base_model_name_or_path;
   for (const fs::path& cand : {b, adapter / b}) {
     fs::path r = through_run_folder(cand);
-    if (fs::exists(r / "config.json")) return r;
+    if (fs::exists(r / "config.json") || is_adapter(r)) return r;  // an adapter trained on an adapter: resolved in turn
   }
   throw Error("is a LoRA adapter whose base model '" + c.base_model_name_or_path +
                   "' is not a folder here (tried it relative to the working directory and to the adapter folder)",
@@ -43,16 +43,25 @@ std::string ModelSource::describe() const {
   return s;
 }
 
-ModelSource resolve_model_source(const fs::path& model, const std::optional<fs::path>& adapter, const std::string& field) {
-  ModelSource s;
+namespace {
+// The base and the adapters below `model`, innermost first (a LoRA DPO run on a LoRA SFT run's output
+// names that output as its base).
+void resolve_chain(const fs::path& model, const std::string& field, ModelSource& s, int depth) {
   fs::path m = through_run_folder(model);
   if (!fs::exists(m)) throw Error("no such folder", {.file = model.string(), .field = field});
-  if (is_adapter(m)) {
-    s.base = adapter_base(m, field);
-    s.adapters.push_back(m);
-  } else {
+  if (!is_adapter(m)) {
     s.base = m;
+    return;
   }
+  if (depth >= 8) throw Error("is a chain of more than 8 adapters (or a cycle)", {.file = m.string(), .field = field});
+  resolve_chain(adapter_base(m, field), field, s, depth + 1);
+  s.adapters.push_back(m);
+}
+}  // namespace
+
+ModelSource resolve_model_source(const fs::path& model, const std::optional<fs::path>& adapter, const std::string& field) {
+  ModelSource s;
+  resolve_chain(model, field, s, 0);
   if (adapter) {
     fs::path a = through_run_folder(*adapter);
     if (!fs::exists(a / "adapter_config.json"))

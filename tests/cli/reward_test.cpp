@@ -1,6 +1,8 @@
 // `prefer reward` and `prefer score` end to end: the reward model learns a rule planted in synthetic
 // pairs (chosen answers end with a fixed phrase) to >= 0.9 held-out accuracy, as a full model and as a
 // LoRA adapter, and both forms score through `prefer score`; long pairs are dropped and counted.
+#include <cmath>
+
 #include "cli/cli_run.h"
 #include "test_util.h"
 #include "util/json.h"
@@ -23,8 +25,9 @@ void write_rule_pairs(const fs::path& file, int n, int offset) {
   test::write_bytes(file, s);
 }
 
+// The last logged value of `key`; NaN when no row has it.
 double last(const fs::path& run, const char* key) {
-  double v = -1;
+  double v = std::nan("");
   for (auto& r : read_jsonl_file(run / "metrics.jsonl"))
     if (r.value.contains(key)) v = r.value[key].get<double>();
   return v;
@@ -42,7 +45,7 @@ TEST(RewardE2E, LearnsAPlantedRuleAndScoresThroughPreferScore) {
   auto full = test::run_prefer("reward" + common + " --max_steps 30 --learning_rate 1e-3 --output_dir " + (tmp / "full").string());
   ASSERT_EQ(full.exit_code, 0) << full.output;
   EXPECT_GE(last(tmp / "full", "eval_accuracy"), 0.9);
-  for (const char* k : {"loss", "accuracy", "margin", "min_reward", "mean_reward", "max_reward"}) EXPECT_GE(last(tmp / "full", k), -1e9) << k;
+  for (const char* k : {"loss", "accuracy", "margin", "min_reward", "mean_reward", "max_reward"}) EXPECT_TRUE(std::isfinite(last(tmp / "full", k))) << k;
   Json cfg = read_json_file(tmp / "full" / "final" / "config.json");
   EXPECT_EQ(cfg["architectures"][0], "LlamaForSequenceClassification");
   EXPECT_EQ(cfg["num_labels"], 1);

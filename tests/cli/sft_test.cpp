@@ -78,7 +78,10 @@ TEST(SftE2E, LowersEvalLossAndItsOutputTrainsWithDpo) {
                               (tmp / ("dpo-" + fs::path(from).filename().string())).string());
     ASSERT_EQ(d.exit_code, 0) << d.output;
   }
-  // An adapter's base is named in its adapter_config.json: the DPO run says it merged the SFT adapter.
+  // A LoRA DPO run on the LoRA SFT output names that adapter as its base: the chain loads as a model.
+  auto chain = test::run_prefer("generate --threads 1 --model " + (tmp / "dpo-lora").string() + " --data " + (tmp / "p.jsonl").string() +
+                                " --max_new_tokens 2 --output " + (tmp / "c.jsonl").string());
+  EXPECT_EQ(chain.exit_code, 0) << chain.output;
   auto d = test::run_prefer("generate --threads 1 --model " + (tmp / "lora").string() + " --data " + (tmp / "p.jsonl").string() +
                             " --max_new_tokens 2 --bf16 false --do_sample false --output " + (tmp / "g.jsonl").string());
   EXPECT_EQ(d.exit_code, 0) << d.output;
