@@ -36,5 +36,8 @@ void add_logprobs_command(CLI::App& app, GlobalOptions& g);
 void add_sft_command(CLI::App& app, GlobalOptions& g);
 void add_reward_command(CLI::App& app, GlobalOptions& g);
 void add_score_command(CLI::App& app, GlobalOptions& g);
+void add_kto_command(CLI::App& app, GlobalOptions& g);
+void add_orpo_command(CLI::App& app, GlobalOptions& g);
+void add_cpo_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace prefer::cli

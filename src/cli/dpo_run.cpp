@@ -6,6 +6,8 @@
 #include <optional>
 
 #include "cli/policy.h"
+#include "cli/run_reference.h"
+#include "cli/tokenizer_setup.h"
 #include "cli/train_options.h"
 #include "data/pipeline.h"
 #include "model/loader.h"
@@ -33,7 +35,7 @@ OptionSet dpo_option_set() {
   s.add("loss_type", T::StringList, Json::array({"sigmoid"}), "One or more TRL loss types (sigmoid, ipo, hinge, sft, ...)");
   s.add("loss_weights", T::FloatList, nullptr, "Weights of the loss types (default 1 each)");
   s.add("label_smoothing", T::Float, 0.0, "Label noise epsilon (robust, exo_pair, aot)");
-  s.add("use_weighting", T::Bool, false, "WPO weighting (not supported yet; see docs)");
+  s.add("use_weighting", T::Bool, false, "WPO: weight each pair by how likely the policy finds both completions (TRL's use_weighting)");
   s.add("ld_alpha", T::Float, nullptr, "LD-DPO weight of the longer completion's extra tokens");
   s.add("f_divergence_type", T::String, "reverse_kl", "reverse_kl, forward_kl, js_divergence or alpha_divergence");
   s.add("f_alpha_divergence_coef", T::Float, 0.5, "alpha of alpha_divergence");
@@ -81,8 +83,6 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   const std::string layout = get<std::string>(o, "batch_layout");
   if (layout != "concatenated" && layout != "prefix_shared")
     throw Error("must be concatenated or prefix_shared, not '" + layout + "'", {.field = "batch_layout"});
-  std::optional<model::ModelSource> ref_source;
-  if (auto r = opt<std::string>(o, "ref_model")) ref_source = model::resolve_model_source(*r, std::nullopt, "ref_model");
   data::PrepareOptions prep = prepare_options(o, data::DatasetKind::Preference);
   const fs::path cache_dir = prep.cache_dir.value_or(data::default_cache_dir());
   open_run_folder(o, targs);
@@ -97,34 +97,17 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   // ---- models ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge")});
-  std::optional<model::CausalLM> reference;
-  const bool precompute = get<bool>(o, "precompute_ref_log_probs");
-  if (ref_source || (!use_peft && !precompute)) {
-    reference.emplace(model::load_model_source(ref_source ? *ref_source : source, {.dtype = dtype}));
-    reference->set_requires_grad(false);
-  }
-
   train::DpoRecipeOptions ro;
   ro.dpo = dpo;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");
+  ro.batch = run_batch_options(o, text);
   ro.batch.layout = layout == "prefix_shared" ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
-  ro.batch.pad_id = text.tokenizer.pad_id().value_or(text.tokenizer.eos_id().value_or(0));
-  if (auto m = opt<int64_t>(o, "pad_to_multiple_of")) ro.batch.pad_to_multiple_of = *m;
-  ro.batch.tokens_multiple_of = 64;  // avoids oneDNN's slow bf16 GEMM row counts (data/batch.h)
-  train::Reference ref(policy.model(), reference ? &*reference : nullptr, ro.chunk_tokens);
-  train::DpoRecipe recipe(policy.model(), ref, ro);
+  RunReference reference(o, source, policy, ro.chunk_tokens);
+  train::DpoRecipe recipe(policy.model(), reference.get(), ro);
 
   // precompute_ref_log_probs: one no-grad pass (train and eval), cached on disk by model and data.
-  if (precompute) {
-    const uint64_t ref_key = model::model_source_hash(ref_source ? *ref_source : source);
-    ref.use_policy_as_reference(!reference.has_value());  // untrained policy = the starting model
-    const auto& t = ref.precompute(train_set, ro.batch, ref_key, cache_dir, targs.per_device_eval_batch_size);
-    out << fmt::format("reference log-probs: {} pairs {}\n", train_set.size(), t.from_cache ? "read from the cache" : "computed and cached");
-    if (eval_set.size() > 0) ref.precompute(eval_set, ro.batch, ref_key, cache_dir, targs.per_device_eval_batch_size);
-    ref.use_policy_as_reference(false);
-    ref.drop_frozen();
-    reference.reset();  // the reference weights are no longer needed
-  }
+  if (reference.precompute())
+    reference.tabulate({&train_set, &eval_set}, ro.batch, cache_dir, targs.per_device_eval_batch_size, "pairs", out);
 
   // ---- the task the trainer runs: DPO's loss is a mean over pairs ----
   train::TrainingTask task;
@@ -147,18 +130,8 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
     longest = std::max(longest, train_set.max_row_length(i));
     rejected_tokens += static_cast<double>(train_set.row(i).rejected_len);
   }
-  const auto& cfg = policy.model().config();
-  train::MemoryInputs mi;
-  mi.parameters = policy.total_parameters();
-  mi.trainable_parameters = policy.trainable_parameters();
-  mi.weight_bytes = dtype == at::kBFloat16 ? 2 : 4;
-  mi.reference_copy = reference.has_value();
-  mi.batch_tokens = 2 * targs.per_device_train_batch_size * longest;
-  mi.logits_tokens = std::min<int64_t>(mi.batch_tokens, get<int64_t>(o, "chunk_tokens"));  // the chunked scorer
-  mi.vocab_size = cfg.vocab_size;
-  mi.hidden_size = cfg.hidden_size;
-  mi.intermediate_size = cfg.intermediate_size;
-  mi.num_layers = cfg.num_hidden_layers;
+  train::MemoryInputs mi = policy.memory_inputs(2 * targs.per_device_train_batch_size * longest, ro.chunk_tokens);
+  mi.reference_copy = reference.keeps_copy();
   train::MemoryEstimate mem = train::estimate_memory(mi);
   train::PreflightInputs pi;
   pi.beta = dpo.beta;

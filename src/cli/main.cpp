@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
   add_sft_command(app, g);
   add_reward_command(app, g);
   add_score_command(app, g);
+  add_kto_command(app, g);
+  add_orpo_command(app, g);
+  add_cpo_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ExtrasError& e) {

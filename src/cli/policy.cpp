@@ -75,6 +75,14 @@ int64_t Policy::total_parameters() const {
   return n;
 }
 
+train::MemoryInputs Policy::memory_inputs(int64_t batch_tokens, int64_t chunk_tokens) const {
+  const auto& cfg = model_.config();
+  return {.parameters = total_parameters(), .trainable_parameters = trainable_parameters(),
+          .weight_bytes = opt_.dtype == at::kBFloat16 ? 2 : 4, .batch_tokens = batch_tokens,
+          .logits_tokens = std::min(batch_tokens, chunk_tokens), .vocab_size = cfg.vocab_size, .hidden_size = cfg.hidden_size,
+          .intermediate_size = cfg.intermediate_size, .num_layers = cfg.num_hidden_layers};
+}
+
 void Policy::save_checkpoint(const fs::path& dir) const {
   if (opt_.use_peft) model::save_adapter(model_, opt_.lora, dir);
   else model::save_pretrained(model_, dir / "model");

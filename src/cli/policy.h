@@ -11,6 +11,7 @@
 #include "model/causal_lm.h"
 #include "model/lora.h"
 #include "model/model_source.h"
+#include "train/memory_estimate.h"
 #include "train/training_task.h"
 
 namespace prefer::cli {
@@ -38,6 +39,9 @@ class Policy {
   const PolicyOptions& options() const { return opt_; }
   int64_t trainable_parameters() const;
   int64_t total_parameters() const;
+  // What the memory estimate needs of this model: parameters, trainable parameters, weight bytes and
+  // sizes, for micro-batches of `batch_tokens` tokens scored `chunk_tokens` positions at a time.
+  train::MemoryInputs memory_inputs(int64_t batch_tokens, int64_t chunk_tokens) const;
   // Fills the task's trainable / save_checkpoint / load_checkpoint / save_final.
   void install(train::TrainingTask& task);
 

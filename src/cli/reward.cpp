@@ -95,11 +95,8 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
   // ---- pre-flight and monitor ----
   int64_t longest = 0;
   for (size_t i = 0; i < train_set.size(); ++i) longest = std::max(longest, train_set.max_row_length(i));
-  const auto& cfg = policy.model().config();
-  train::MemoryInputs mi{.parameters = policy.total_parameters(), .trainable_parameters = policy.trainable_parameters(),
-                         .weight_bytes = dtype == at::kBFloat16 ? 2 : 4, .batch_tokens = 2 * targs.per_device_train_batch_size * longest,
-                         .logits_tokens = 1, .vocab_size = 1, .hidden_size = cfg.hidden_size, .intermediate_size = cfg.intermediate_size,
-                         .num_layers = cfg.num_hidden_layers};
+  train::MemoryInputs mi = policy.memory_inputs(2 * targs.per_device_train_batch_size * longest, 1);
+  mi.vocab_size = 1;  // a scalar head: no vocabulary logits
   train::MemoryEstimate mem = train::estimate_memory(mi);
   train::PreflightInputs pi{.method = "reward-model", .preference_checks = false, .learning_rate = targs.learning_rate,
                             .estimated_peak_bytes = mem.total(), .available_bytes = train::physical_memory_bytes(),

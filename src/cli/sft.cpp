@@ -7,19 +7,14 @@
 
 #include "cli/command.h"
 #include "cli/policy.h"
+#include "cli/tokenizer_setup.h"
 #include "cli/train_options.h"
 #include "cli/train_run.h"
-#include "model/save.h"
 #include "train/memory_estimate.h"
 #include "train/preflight.h"
 #include "train/sft_checks.h"
 #include "train/sft_recipe.h"
-#include "util/atomic_file.h"
 #include "util/error.h"
-#include "util/file.h"
-#include "util/strings.h"
-#include "text/vocab_extension.h"
-#include "io/hf_config.h"
 
 namespace prefer::cli {
 namespace fs = std::filesystem;
@@ -73,29 +68,11 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   prep.tokenize.assistant_only = get<bool>(o, "assistant_only_loss");
   open_run_folder(o, targs);
 
-  // ---- a template from another model brings its special tokens (TRL's clone_chat_template) ----
-  const std::optional<std::string> template_from = opt<std::string>(o, "chat_template_path");
-  int64_t grow_vocab = 0;
-  if (template_from && fs::is_directory(*template_from)) {
-    data::TextModel donor = data::TextModel::load(*template_from);
-    const fs::path dir = targs.output_dir / "tokenizer";
-    text::VocabExtension x = text::extend_tokenizer_folder(source.tokenizer, dir, text::special_tokens_of(*template_from),
-                                                           donor.tokenizer.config().eos_token.value_or(""));
-    if (!x.added.empty()) {
-      if (use_peft)
-        throw Error("adds special tokens (" + join(x.added, ", ") + "), and a LoRA adapter cannot carry the grown embeddings",
-                    {.field = "chat_template_path", .hint = "fine-tune fully for this run, or use a template whose tokens the model has"});
-      const int64_t vocab = io::read_model_config(source.base / "config.json").vocab_size;
-      if (x.size > vocab) grow_vocab = (x.size + 63) / 64 * 64;  // transformers' pad_to_multiple_of 64
-      out << fmt::format("added {} special token(s) from {}: {} (ids {}..{}){}\n", x.added.size(), *template_from, join(x.added, " "),
-                         x.first_id, x.size - 1, grow_vocab ? fmt::format("; embeddings grow to {} rows", grow_vocab) : "");
-    }
-    source.tokenizer = dir;
-  }
+  // ---- the tokenizer: template, its special tokens, the pad token ----
+  TokenizerSetup tok = setup_tokenizer(o, source, use_peft, targs.output_dir, out);
+  const data::TextModel& text = tok.text;
 
   // ---- data ----
-  data::TextModel text = data::TextModel::load(source.tokenizer);
-  if (template_from) text.use_template(*template_from);
   RunData data = prepare_run_data(o, text, prep, targs.seed);
   for (const auto& w : data.warnings) out << "warning: " << w << "\n";
   // TRL: completion-only for prompt/completion data, every token for language-modelling data.
@@ -104,15 +81,12 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
     throw Error("cannot be false with assistant_only_loss (each assistant turn is the completion of its context)",
                 {.field = "completion_only_loss"});
   const bool eval_packing = opt<bool>(o, "eval_packing").value_or(ro.packing);
-  std::optional<int32_t> pad = text.tokenizer.pad_id();
-  ro.batch.pad_id = pad.value_or(text.tokenizer.eos_id().value_or(0));
-  if (auto m = opt<int64_t>(o, "pad_to_multiple_of")) ro.batch.pad_to_multiple_of = *m;
-  ro.batch.tokens_multiple_of = 64;  // oneDNN's bf16 GEMM row counts (data/batch.h)
+  ro.batch = run_batch_options(o, text);
 
   // ---- model and task ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .vocab_size = grow_vocab});
+                 .vocab_size = tok.grow_vocab});
   train::SftRecipe recipe(policy.model(), ro);
   train::TrainingTask task;
   recipe.install(task);
@@ -123,19 +97,7 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
     };
   }
   policy.install(task);
-  const std::string template_text = text.template_override;
-  const bool pad_missing = !pad.has_value();
-  auto save_model = task.save_final;
-  task.save_final = [save_model, template_text, pad_missing, &text](const fs::path& dir) {
-    save_model(dir);
-    // The template the model was trained with, and the pad token it was padded with, go with it.
-    if (!template_text.empty()) write_file_atomic(dir / "chat_template.jinja", template_text);
-    if (pad_missing && fs::exists(dir / "tokenizer_config.json")) {
-      Json cfg = read_json_file(dir / "tokenizer_config.json");
-      cfg["pad_token"] = text.tokenizer.config().eos_token.value_or("");
-      write_json_file(dir / "tokenizer_config.json", cfg);
-    }
-  };
+  save_tokenizer_choices(task, tok);
   task.fingerprint = run_fingerprint(o, source, data.hash);
   train::Trainer trainer(targs, task, data.train, data.eval.size() > 0 ? &data.eval : nullptr);
 
@@ -145,14 +107,8 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
     longest = std::max(longest, data.train.max_row_length(i));
     truncated += data.train.row(i).truncated ? 1 : 0;
   }
-  const auto& cfg = policy.model().config();
-  train::MemoryInputs mi{.parameters = policy.total_parameters(), .trainable_parameters = policy.trainable_parameters(),
-                         .weight_bytes = dtype == at::kBFloat16 ? 2 : 4,
-                         .batch_tokens = targs.per_device_train_batch_size * (ro.packing ? ro.max_length : longest),
-                         .vocab_size = cfg.vocab_size, .hidden_size = cfg.hidden_size, .intermediate_size = cfg.intermediate_size,
-                         .num_layers = cfg.num_hidden_layers};
-  mi.logits_tokens = std::min<int64_t>(mi.batch_tokens, ro.chunk_tokens);
-  train::MemoryEstimate mem = train::estimate_memory(mi);
+  train::MemoryEstimate mem = train::estimate_memory(
+      policy.memory_inputs(targs.per_device_train_batch_size * (ro.packing ? ro.max_length : longest), ro.chunk_tokens));
   train::PreflightInputs pi{.method = "SFT", .preference_checks = false, .learning_rate = targs.learning_rate,
                             .estimated_peak_bytes = mem.total(), .available_bytes = train::physical_memory_bytes(),
                             .memory_breakdown = mem.describe()};

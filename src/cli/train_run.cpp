@@ -59,6 +59,7 @@ RunData prepare_run_data(const Json& o, const data::TextModel& text, const data:
   RunData r;
   data::PreparedData train = prepare_files(data_files(o, "data"), text, prep, r.warnings);
   r.stats = train.stats;
+  r.kind = train.kind;
   r.conversational = train.conversational;
   r.prompted = train.prompted;
   std::vector<fs::path> eval_files = data_files(o, "eval_data");

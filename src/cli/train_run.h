@@ -36,6 +36,7 @@ struct RunData {
   data::TokenizedDataset train, eval;
   std::vector<std::string> warnings;  // the tokenizer's notes, per file
   data::TokenizeStats stats;          // of the training files together
+  data::DatasetKind kind = data::DatasetKind::Preference;  // of the training files
   bool conversational = false;
   bool prompted = false;              // some training example has a prompt
   uint64_t hash = 0;                  // content hash of train and eval tokens

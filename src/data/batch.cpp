@@ -59,7 +59,11 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
     return r;
   };
   if (b.kind == BatchLayout::Concatenated) {
-    for (int64_t k = 0; k < B; ++k) rows.push_back(plain_row(data.prompt(examples[k]), data.chosen(examples[k]), k));
+    for (int64_t k = 0; k < B; ++k) {
+      rows.push_back(plain_row(data.prompt(examples[k]), data.chosen(examples[k]), k));
+      if (b.paired && opt.score_chosen_prompt)
+        for (int64_t t = 1; t < static_cast<int64_t>(data.prompt(examples[k]).size()); ++t) rows.back().scored.push_back({t - 1, t, 2 * B + k});
+    }
     if (b.paired)
       for (int64_t k = 0; k < B; ++k) rows.push_back(plain_row(data.prompt(examples[k], true), data.rejected(examples[k]), B + k));
   } else {
@@ -81,6 +85,8 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
       for (size_t i = P; i < P + C; ++i) r.side[i] = 1;
       for (size_t i = P + C; i < P + C + R; ++i) r.side[i] = 2;
       const int64_t last_prompt = static_cast<int64_t>(P) - 1;
+      if (opt.score_chosen_prompt)
+        for (int64_t i = 1; i < static_cast<int64_t>(P); ++i) r.scored.push_back({i - 1, i, 2 * B + k});
       for (size_t i = P; i < P + C; ++i)
         if (i > 0) r.scored.push_back({static_cast<int64_t>(i) - 1, static_cast<int64_t>(i), k});
       for (size_t i = P + C; i < P + C + R; ++i) {
@@ -144,7 +150,7 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
   b.score_source = to_tensor(src);
   b.score_target = to_tensor(tgt);
   b.score_sequence = to_tensor(seq);
-  b.sequences = b.paired ? 2 * B : B;
+  b.sequences = b.paired ? (opt.score_chosen_prompt ? 3 * B : 2 * B) : B;
   b.padded_tokens = Rn * T;
   return b;
 }

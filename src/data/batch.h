@@ -34,6 +34,9 @@ struct BatchOptions {
   // (e.g. 708, 848, 944; docs/performance.md), so the DPO command asks for 64: at most 63 / R extra
   // padding slots per row.
   int64_t tokens_multiple_of = 1;
+  // Pairs only: also score each chosen row's prompt tokens (all but the first), as sequences 2B + k, so
+  // that an NLL can cover the whole chosen sequence (TRL's ORPO). They belong to no completion's sum.
+  bool score_chosen_prompt = false;
 };
 
 struct Batch {
@@ -49,7 +52,7 @@ struct Batch {
   // In prefix-shared rows the first rejected token is predicted from the last prompt slot, which the
   // slot-before rule cannot express.
   at::Tensor score_source, score_target, score_sequence;
-  int64_t sequences = 0;         // S = 2B for pairs, B otherwise
+  int64_t sequences = 0;         // S = 2B for pairs (3B with score_chosen_prompt), B otherwise
   std::vector<size_t> examples;  // dataset indices, in batch order
   int64_t pairs = 0;             // B; concatenated pair batches have R = 2B rows
   bool paired = false;

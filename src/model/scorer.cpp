@@ -23,7 +23,8 @@ at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, at::ScalarType
 
 // log p(target) per row, computed chunk by chunk; backward recomputes each chunk's logits.
 struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
-  // Outputs: logprobs [N], then (when stats) entropy [N] and mean logit [N], non-differentiable.
+  // Outputs: logprobs [N], then (when stats) entropy [N], mean logit [N], argmax hit [N] and
+  // log Σ_v p_v² [N] (WPO's weighting), non-differentiable.
   static variable_list forward(AutogradContext* ctx, at::Tensor h, at::Tensor w, at::Tensor targets, int64_t chunk,
                                bool stats) {
     const int64_t N = h.size(0);
@@ -34,6 +35,7 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
     at::Tensor ent = stats ? at::empty({N}, opts) : at::Tensor();
     at::Tensor mean = stats ? at::empty({N}, opts) : at::Tensor();
     at::Tensor hit = stats ? at::empty({N}, opts) : at::Tensor();
+    at::Tensor sq = stats ? at::empty({N}, opts) : at::Tensor();
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t c = std::min(chunk, N - s);
       at::Tensor logits = chunk_logits(h.narrow(0, s, c), w, acc);  // [c, V]
@@ -41,9 +43,9 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
       if (!stats) {
         lse = at::logsumexp(logits, -1);
       } else {
-        // One exp pass serves the log-sum-exp and the entropy: with e = exp(logits - max) and
-        // S = sum(e), lse = max + log S and entropy = lse - sum(e * logits) / S (a row-wise dot product,
-        // so no [c, V] product is formed).
+        // One exp pass serves the log-sum-exp, the entropy and log Σ p²: with e = exp(logits - max) and
+        // S = sum(e), lse = max + log S, entropy = lse - sum(e * logits) / S and log Σ p² =
+        // log sum(e * e) - 2 log S (row-wise dot products, so no second [c, V] buffer is formed).
         auto [m, arg] = logits.max(-1, /*keepdim=*/true);  // [c, 1]
         hit.narrow(0, s, c).copy_(arg.squeeze(1).eq(targets.narrow(0, s, c)));
         at::Tensor e = (logits - m).exp_();
@@ -51,6 +53,8 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
         lse = m.squeeze(1) + sum.log();
         at::Tensor dot = at::bmm(e.unsqueeze(1), logits.unsqueeze(2)).view({c});
         ent.narrow(0, s, c).copy_(lse - dot / sum);
+        at::Tensor e2 = at::bmm(e.unsqueeze(1), e.unsqueeze(2)).view({c});
+        sq.narrow(0, s, c).copy_(e2.log() - 2 * sum.log());
         mean.narrow(0, s, c).copy_(logits.mean(-1));
       }
       lse_all.narrow(0, s, c).copy_(lse);
@@ -59,8 +63,8 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
     ctx->save_for_backward({h, w, targets, lse_all});
     ctx->saved_data["chunk"] = chunk;
     if (!stats) return {lp};
-    ctx->mark_non_differentiable({ent, mean, hit});
-    return {lp, ent, mean, hit};
+    ctx->mark_non_differentiable({ent, mean, hit, sq});
+    return {lp, ent, mean, hit, sq};
   }
 
   // d lp_n / d logits_n = onehot(target_n) - softmax(logits_n); chain through logits = h W^T.
@@ -95,13 +99,15 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
 }  // namespace
 
 at::Tensor chunked_token_logprobs(const at::Tensor& h, const at::Tensor& w, const at::Tensor& targets,
-                                  int64_t chunk_tokens, at::Tensor* entropy, at::Tensor* mean_logit, at::Tensor* hit) {
+                                  int64_t chunk_tokens, at::Tensor* entropy, at::Tensor* mean_logit, at::Tensor* hit,
+                                  at::Tensor* log_sum_p_sq) {
   if (chunk_tokens <= 0) throw Error("must be > 0", {.field = "chunk_tokens"});
-  const bool stats = entropy != nullptr || mean_logit != nullptr || hit != nullptr;
+  const bool stats = entropy != nullptr || mean_logit != nullptr || hit != nullptr || log_sum_p_sq != nullptr;
   variable_list out = ChunkedLogProbs::apply(h, w, targets.to(at::kLong), chunk_tokens, stats);
   if (entropy) *entropy = out[1];
   if (mean_logit) *mean_logit = out[2];
   if (hit) *hit = out[3];
+  if (log_sum_p_sq) *log_sum_p_sq = out[4];
   return out[0];
 }
 
@@ -116,9 +122,10 @@ SequenceScores score_tokens(const at::Tensor& hidden, const at::Tensor& lm_head,
                     c10::str(tgt.sizes()) + ", " + c10::str(seq.sizes()),
                 {.field = "score_source"});
   at::Tensor h = hidden.reshape({-1, H}).index_select(0, src);  // [N, H]
-  at::Tensor ent, mean, hit;
+  at::Tensor ent, mean, hit, sq;
   at::Tensor lp = chunked_token_logprobs(h, lm_head, tgt, options.chunk_tokens, options.stats ? &ent : nullptr,
-                                         options.stats ? &mean : nullptr, options.stats ? &hit : nullptr);  // [N]
+                                         options.stats ? &mean : nullptr, options.stats ? &hit : nullptr,
+                                         options.stats ? &sq : nullptr);  // [N]
   const auto acc_opts = hidden.options().dtype(lp.scalar_type());
   SequenceScores out;
   out.sum = at::zeros({S}, acc_opts).index_add(0, seq, lp);
@@ -129,6 +136,7 @@ SequenceScores score_tokens(const at::Tensor& hidden, const at::Tensor& lm_head,
     out.entropy = at::zeros({S}, acc_opts).index_add(0, seq, ent) / denom;
     out.mean_logit = at::zeros({S}, acc_opts).index_add(0, seq, mean) / denom;
     out.accuracy = at::zeros({S}, acc_opts).index_add(0, seq, hit) / denom;
+    out.token_log_sum_p_sq = sq;
   }
   return out;
 }
@@ -153,6 +161,9 @@ SequenceScores score(const at::Tensor& hidden, const at::Tensor& lm_head, const 
   SequenceScores out = score_tokens(hidden, lm_head, b * T + t - 1, targets, b, B, options);
   if (options.per_token)
     out.token_logps = at::zeros({B * T}, out.token_logps.options()).index_add(0, b * T + t, out.token_logps).view({B, T});
+  if (options.stats)
+    out.token_log_sum_p_sq =
+        at::zeros({B * T}, out.token_log_sum_p_sq.options()).index_add(0, b * T + t, out.token_log_sum_p_sq).view({B, T});
   return out;
 }
 

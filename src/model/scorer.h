@@ -31,6 +31,9 @@ struct SequenceScores {
   at::Tensor mean_logit;      // [B]: logits averaged over the vocabulary and the response tokens (stats)
   at::Tensor entropy;         // [B]: entropy of the next-token distribution averaged over response tokens (stats)
   at::Tensor accuracy;        // [B]: share of response tokens that are the argmax of their logits (stats)
+  // [N] in the token order given (score_tokens) or [B, T] (score): log Σ_v p_v² of the next-token
+  // distribution at each scored token, the concentration WPO weights by (stats; no gradient).
+  at::Tensor token_log_sum_p_sq;
 };
 
 // hidden [B, T, H] (CausalLM::forward), lm_head [V, H], ids [B, T] int64, response_mask [B, T] (bool or
@@ -59,9 +62,10 @@ SequenceScores score(const CausalLM& model, const at::Tensor& ids, const at::Ten
 
 // The chunked kernel: log_softmax(h W^T)[n, targets[n]] for rows h [N, H], W [V, H], targets [N]
 // -> [N] (float32 / float64), differentiable in h and W. With `entropy` / `mean_logit` non-null, also
-// fills those per-row metrics [N] (no gradient); with `hit` non-null, 1 where the target is the argmax.
+// fills those per-row metrics [N] (no gradient); with `hit` non-null, 1 where the target is the argmax;
+// with `log_sum_p_sq` non-null, log Σ_v p_v² per row.
 at::Tensor chunked_token_logprobs(const at::Tensor& h, const at::Tensor& w, const at::Tensor& targets,
                                   int64_t chunk_tokens, at::Tensor* entropy = nullptr, at::Tensor* mean_logit = nullptr,
-                                  at::Tensor* hit = nullptr);
+                                  at::Tensor* hit = nullptr, at::Tensor* log_sum_p_sq = nullptr);
 
 }  // namespace prefer::model

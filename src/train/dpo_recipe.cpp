@@ -4,29 +4,20 @@
 
 #include "model/lora.h"
 #include "train/batch_logps.h"
+#include "train/pair_logps.h"
 #include "util/error.h"
 
 namespace prefer::train {
 
-namespace {
-void check(const DpoRecipeOptions& opt) {
-  opt.dpo.validate();
-  if (opt.dpo.use_weighting)
-    throw Error("WPO weighting needs the full-vocabulary probabilities at every completion position, which prefer's "
-                "chunked scorer does not keep yet",
-                {.field = "use_weighting", .hint = "leave use_weighting off; every other DPO option is supported"});
-}
-}  // namespace
-
 DpoRecipe::DpoRecipe(model::CausalLM& policy, Reference& reference, DpoRecipeOptions options)
     : policy_(policy), reference_(&reference), opt_(std::move(options)) {
-  check(opt_);
+  opt_.dpo.validate();
 }
 
 DpoRecipe::DpoRecipe(model::CausalLM& policy, model::CausalLM* frozen, DpoRecipeOptions options)
     : policy_(policy), owned_(std::make_unique<Reference>(policy, frozen, options.chunk_tokens)), reference_(owned_.get()),
       opt_(std::move(options)) {
-  check(opt_);
+  opt_.dpo.validate();
 }
 
 DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vector<size_t>& examples, bool train) {
@@ -47,20 +38,20 @@ DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vec
   if (!train) no_grad.emplace();
   model::SequenceScores pol = batch_logps(policy_, batch, opt_.chunk_tokens, /*stats=*/true);
   // The loss is computed in float64 at these sizes (B values): exact and cheap.
-  at::Tensor sum = pol.sum.to(at::kDouble);
+  PairLogps p = pair_logps(pol, batch);
   objectives::DpoInputs in;
-  in.policy_chosen_logps = sum.slice(0, 0, B);
-  in.policy_rejected_logps = sum.slice(0, B, 2 * B);
+  in.policy_chosen_logps = p.chosen;
+  in.policy_rejected_logps = p.rejected;
   in.reference_chosen_logps = ref_c.to(at::kDouble);
   in.reference_rejected_logps = ref_r.to(at::kDouble);
-  at::Tensor counts = pol.count.clamp_min(1).to(at::kDouble);
-  in.chosen_lengths = counts.slice(0, 0, B);
-  in.rejected_lengths = counts.slice(0, B, 2 * B);
-  at::Tensor chosen_tok = batch.score_sequence.lt(B);  // [N] scored tokens of chosen completions
-  if (opt_.dpo.needs_nll()) {
-    // Token-mean cross-entropy of the chosen completions in this micro-batch.
-    at::Tensor lp = pol.token_logps.to(at::kDouble);
-    in.nll_loss = -(lp * chosen_tok.to(at::kDouble)).sum() / chosen_tok.sum().clamp_min(1).to(at::kDouble);
+  in.chosen_lengths = p.chosen_tokens;
+  in.rejected_lengths = p.rejected_tokens;
+  if (opt_.dpo.needs_nll()) in.nll_loss = p.chosen_nll;
+  if (opt_.dpo.use_weighting) {
+    // WPO: the policy's own concentration log Σ p², kept per token by the chunked kernel.
+    at::Tensor w = wpo_sequence_log_weights(pol, batch);
+    in.chosen_wpo_log_weights = w.slice(0, 0, B);
+    in.rejected_wpo_log_weights = w.slice(0, B, 2 * B);
   }
   if (opt_.dpo.ld_alpha) {
     // LD-DPO: the first min(|y_c|, |y_r|) tokens count fully, the longer tail with weight ld_alpha.
@@ -94,12 +85,9 @@ DpoStepOutput DpoRecipe::step(const data::TokenizedDataset& data, const std::vec
   objectives::DpoOutput d = objectives::dpo_loss(in, opt_.dpo, &state_);
   out.loss = d.loss;
   out.metrics = d.metrics;
-  // TRL's logits/chosen: the mean over chosen completion tokens of the logits averaged over the vocabulary
-  // (per-sequence means weighted back by their token counts).
-  at::Tensor ml = pol.mean_logit.to(at::kDouble) * pol.count.to(at::kDouble);
-  at::Tensor n = pol.count.to(at::kDouble);
-  out.metrics["logits/chosen"] = ml.slice(0, 0, B).sum() / n.slice(0, 0, B).sum().clamp_min(1);
-  out.metrics["logits/rejected"] = ml.slice(0, B, 2 * B).sum() / n.slice(0, B, 2 * B).sum().clamp_min(1);
+  // TRL's logits/chosen: the mean over chosen completion tokens of the logits averaged over the vocabulary.
+  out.metrics["logits/chosen"] = p.stats.at("logits/chosen");
+  out.metrics["logits/rejected"] = p.stats.at("logits/rejected");
   out.chosen_logps = in.policy_chosen_logps.detach();
   out.rejected_logps = in.policy_rejected_logps.detach();
   return out;

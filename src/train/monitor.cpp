@@ -139,10 +139,9 @@ std::optional<TrainingWarning> check_rejected_collapse(const MetricHistory& h, c
   return make("rejected_logps_collapse", last.step,
               fmt::format("At step {} the mean log-probability of the rejected responses is {} ({}; it was {} at the "
                           "first log). The policy is pushing rejected responses towards text it considers nearly "
-                          "impossible, which in DPO usually drags the chosen responses and general fluency down "
-                          "with them. Consider a larger beta, a lower learning_rate or fewer epochs, or add an SFT "
-                          "term on the chosen responses (loss_type: [sigmoid, sft], or rpo_alpha).",
-                          last.step, num(last.value), size_note, num(s.front().value)),
+                          "impossible, which in {} usually drags the chosen responses and general fluency down "
+                          "with them. Consider a larger beta, a lower learning_rate or fewer epochs, or {}.",
+                          last.step, num(last.value), size_note, num(s.front().value), o.method, o.chosen_term_hint),
               std::move(ev));
 }
 
@@ -217,9 +216,8 @@ std::optional<TrainingWarning> check_likelihood_displacement(const MetricHistory
                           "rewards/margins grew from {} to {}: the margin grows because the rejected responses "
                           "fall faster, and the chosen responses are becoming less likely than under the reference "
                           "model (likelihood displacement). The policy may drift towards responses that are neither. "
-                          "Add an SFT term on the chosen responses (loss_type: [sigmoid, sft], or rpo_alpha: 1.0), "
-                          "or lower learning_rate or raise beta.",
-                          step, num(c0), num(c1), k, num(m0), num(m1)),
+                          "Consider: {}; or lower learning_rate or raise beta.",
+                          step, num(c0), num(c1), k, num(m0), num(m1), o.chosen_term_hint),
               std::move(ev));
 }
 

@@ -39,6 +39,9 @@ struct MonitorOptions {
   // accuracy checks stay silent until the rows they judge stand on min_pairs_evidence pairs.
   double pairs_per_log = 0;
   double min_pairs_evidence = 32;
+  // The command, and what strengthens its hold on the chosen responses, as the advice in messages.
+  std::string method = "DPO";
+  std::string chosen_term_hint = "add an SFT term on the chosen responses (loss_type: [sigmoid, sft], or rpo_alpha: 1.0)";
 
   double rejected_logps_floor = -100;
   double rejected_logps_per_100_tokens = -200;

@@ -20,11 +20,11 @@ std::vector<TrainingWarning> preflight_checks(const PreflightInputs& in, const P
 
   if (in.preference_checks && in.beta < t.small_beta && in.num_pairs < t.few_pairs)
     add("beta_small_for_data_size",
-        fmt::format("beta is {} with only {} training pairs. A small beta lets the policy move far from the "
-                    "reference model, and with few pairs it will mostly memorise them (training accuracy near "
-                    "1, rejected log-probabilities collapsing). Use beta >= {} with fewer than {} pairs, or "
+        fmt::format("beta is {} with only {} training {}. A small beta lets the policy move far from the "
+                    "reference model, and with little data it will mostly memorise it (training accuracy near "
+                    "1, rejected log-probabilities collapsing). Use beta >= {} with fewer than {} {}, or "
                     "collect more data.",
-                    num(in.beta), in.num_pairs, num(t.small_beta), t.few_pairs),
+                    num(in.beta), in.num_pairs, in.unit, num(t.small_beta), t.few_pairs, in.unit),
         {{"beta", in.beta}, {"num_pairs", in.num_pairs}});
 
   if (in.learning_rate < t.min_learning_rate || in.learning_rate > t.max_learning_rate) {
@@ -60,10 +60,12 @@ std::vector<TrainingWarning> preflight_checks(const PreflightInputs& in, const P
 
   if (in.preference_checks && !in.has_chat_template)
     add("no_chat_template",
-        "The model folder has no chat template, which usually means a base model rather than an instruction-"
-        "tuned one. DPO works best starting from a supervised fine-tuned (SFT) checkpoint of the same model: a "
-        "base model has not learned to answer in the format of the chosen responses, and DPO alone teaches it "
-        "poorly. Run prefer sft first, or point --model at an instruct/SFT checkpoint.",
+        fmt::format("The model folder has no chat template, which usually means a base model rather than an instruction-"
+                    "tuned one. {0} works best starting from a supervised fine-tuned (SFT) checkpoint of the same model: a "
+                    "base model has not learned to answer in the format of the chosen responses, and {0} alone teaches it "
+                    "poorly. Run prefer sft first, or point --model at an instruct/SFT checkpoint (prefer orpo trains a "
+                    "base model in one stage).",
+                    in.method),
         {{"has_chat_template", false}});
 
   if (in.estimated_peak_bytes > 0 && in.available_bytes > 0 && in.estimated_peak_bytes > in.available_bytes)

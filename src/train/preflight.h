@@ -20,6 +20,7 @@ struct PreflightInputs {
   bool preference_checks = true;     // beta and chat-template checks (the DPO family's; off for SFT / reward)
   double beta = 0.1;
   int64_t num_pairs = 0;             // training pairs after filtering
+  std::string unit = "pairs";        // what num_pairs counts, in messages (KTO: "examples")
   double learning_rate = 1e-6;
   int64_t max_length = 0;            // 0 = unset (the length checks are skipped)
   int64_t max_prompt_length = 0;     // 0 = unset

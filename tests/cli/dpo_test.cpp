@@ -1,12 +1,7 @@
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <fstream>
-#include <thread>
 
 #include "cli/cli_run.h"
+#include "cli/run_files.h"
 #include "test_util.h"
 #include "io/safetensors.h"
 #include "util/json.h"
@@ -18,47 +13,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_prefs(const fs::path& file, int n) {
-  std::string s;
-  const char* topics[] = {"the sky", "water", "a cat", "the sun", "bread", "music", "a tree", "the sea"};
-  for (int i = 0; i < n; ++i) {
-    std::string t = topics[i % 8];
-    s += Json({{"prompt", "Describe " + t + " briefly."}, {"chosen", " It is " + t + "."},
-               {"rejected", " Well, I am not sure, maybe " + t + " is something, it depends."}})
-             .dump() +
-         "\n";
-  }
-  test::write_bytes(file, s);
-}
-
 std::string common(const test::TempDir& tmp) {
   return " --threads 1 --model " + test::fixture("models/llama-tiny").string() + " --data " + (tmp / "p.jsonl").string() +
          " --cache_dir " + (tmp / "cache").string() + " --per_device_train_batch_size 4 --learning_rate 1e-3 --logging_steps 2"
          " --use_peft --lora_r 4 --lora_dropout 0.1 --seed 5";
 }
 
-// metrics.jsonl rows without the wall-clock column.
-std::vector<Json> metrics(const fs::path& run) {
-  std::vector<Json> rows;
-  for (auto& r : read_jsonl_file(run / "metrics.jsonl")) {
-    r.value.erase("tokens_per_second");
-    rows.push_back(r.value);
-  }
-  return rows;
-}
 
 }  // namespace
 
 TEST(DpoE2E, RunFolderAndConfigRoundTrip) {
   test::TempDir tmp;
-  write_prefs(tmp / "p.jsonl", 16);
+  test::write_prefs(tmp / "p.jsonl", 16);
   auto r = test::run_prefer("dpo" + common(tmp) + " --max_steps 4 --output_dir " + (tmp / "run").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(fs::exists(tmp / "run" / "config.yaml"));
   EXPECT_TRUE(fs::exists(tmp / "run" / "final" / "adapter_model.safetensors"));
   EXPECT_TRUE(fs::exists(tmp / "run" / "final" / "adapter_config.json"));
   EXPECT_TRUE(fs::exists(tmp / "run" / "final" / "tokenizer.json"));
-  auto rows = metrics(tmp / "run");
+  auto rows = test::metrics_rows(tmp / "run");
   ASSERT_EQ(rows.size(), 2u);
   for (const char* k : {"loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen",
                         "logps/rejected", "logits/chosen", "logits/rejected", "grad_norm", "learning_rate", "epoch", "step", "num_tokens"})
@@ -66,12 +39,12 @@ TEST(DpoE2E, RunFolderAndConfigRoundTrip) {
   // The resolved config re-runs the same experiment.
   auto again = test::run_prefer("dpo --threads 1 --config " + (tmp / "run" / "config.yaml").string() + " --output_dir " + (tmp / "run2").string());
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_EQ(metrics(tmp / "run2"), rows);
+  EXPECT_EQ(test::metrics_rows(tmp / "run2"), rows);
 }
 
 TEST(DpoE2E, BadOptionsAreErrorsBeforeAnyWork) {
   test::TempDir tmp;
-  write_prefs(tmp / "p.jsonl", 4);
+  test::write_prefs(tmp / "p.jsonl", 4);
   test::write_bytes(tmp / "c.yaml", "lerning_rate: 1e-5\n");
   auto r = test::run_prefer("dpo" + common(tmp) + " --config " + (tmp / "c.yaml").string() + " --output_dir " + (tmp / "run").string());
   EXPECT_EQ(r.exit_code, 1);
@@ -87,34 +60,19 @@ TEST(DpoE2E, BadOptionsAreErrorsBeforeAnyWork) {
 
 TEST(DpoE2E, KilledRunResumesToTheSameMetrics) {
   test::TempDir tmp;
-  write_prefs(tmp / "p.jsonl", 32);
+  test::write_prefs(tmp / "p.jsonl", 32);
   const std::string args = common(tmp) + " --max_steps 40 --save_steps 8";
   auto ref = test::run_prefer("dpo" + args + " --output_dir " + (tmp / "whole").string());
   ASSERT_EQ(ref.exit_code, 0) << ref.output;
 
   // Start the same run, SIGKILL it once checkpoint-16 is complete, then resume from the latest checkpoint.
   const fs::path run = tmp / "killed";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::string cmd = std::string(PREFER_BINARY) + " dpo" + args + " --output_dir " + run.string() + " > /dev/null 2>&1";
-    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  bool killed = false;
-  for (int i = 0; i < 6000 && !killed; ++i) {
-    if (fs::exists(run / "checkpoint-16" / "trainer_state.json")) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(killed) << "the run never wrote checkpoint-16";
+  ASSERT_TRUE(test::kill_when_written("dpo" + args + " --output_dir " + run.string(), run / "checkpoint-16" / "trainer_state.json"))
+      << "the run never wrote checkpoint-16";
   ASSERT_FALSE(fs::exists(run / "final")) << "the run finished before it could be killed";
   auto resumed = test::run_prefer("dpo" + args + " --output_dir " + run.string() + " --resume_from_checkpoint latest");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_EQ(metrics(run), metrics(tmp / "whole"));
+  EXPECT_EQ(test::metrics_rows(run), test::metrics_rows(tmp / "whole"));
   EXPECT_TRUE(fs::exists(run / "final" / "adapter_model.safetensors"));
 }
 
@@ -125,7 +83,7 @@ namespace prefer {
 TEST(DpoE2E, NonFiniteLossStopsWithTheExampleLines) {
   // A model folder whose final norm holds a NaN: the first loss is NaN.
   test::TempDir tmp;
-  write_prefs(tmp / "p.jsonl", 8);
+  test::write_prefs(tmp / "p.jsonl", 8);
   fs::copy(test::fixture("models/llama-tiny"), tmp / "m", fs::copy_options::recursive);
   {
     io::SafetensorsFile st(tmp / "m" / "model.safetensors");
@@ -152,7 +110,7 @@ TEST(DpoE2E, NonFiniteLossStopsWithTheExampleLines) {
 TEST(DpoE2E, PrecomputedReferenceGivesTheSameRunAsTheLiveOne) {
   // Full fine-tuning: a live frozen copy as the reference, or its log-probs computed once and cached.
   test::TempDir tmp;
-  write_prefs(tmp / "p.jsonl", 8);
+  test::write_prefs(tmp / "p.jsonl", 8);
   const std::string full = " --threads 1 --model " + test::fixture("models/llama-tiny").string() + " --data " + (tmp / "p.jsonl").string() +
                            " --cache_dir " + (tmp / "cache").string() + " --per_device_train_batch_size 4 --learning_rate 1e-4"
                            " --logging_steps 1 --max_steps 3";

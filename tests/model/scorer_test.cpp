@@ -104,6 +104,10 @@ TEST(Scorer, ValuesAndGradientsEqualTheNaiveFullLogitsPath) {
     EXPECT_TRUE(at::allclose(gw, w.grad(), 1e-12, 1e-12)) << chunk;
     EXPECT_TRUE(at::allclose(s.entropy, n.entropy, 1e-12, 1e-12)) << chunk;
     EXPECT_TRUE(at::allclose(s.mean_logit, n.mean_logit, 1e-12, 1e-12)) << chunk;
+    // WPO's log Σ p² at every scored slot, from the full log-softmax: logsumexp(2 log p).
+    at::Tensor logp = at::log_softmax(at::matmul(hidden.detach(), w.detach().t()).narrow(1, 0, T - 1), -1);
+    at::Tensor want = at::cat({at::zeros({B, 1}, at::kDouble), at::logsumexp(logp * 2, -1)}, 1) * mask.to(at::kDouble);
+    EXPECT_TRUE(at::allclose(s.token_log_sum_p_sq, want, 1e-12, 1e-12)) << chunk;
     EXPECT_TRUE(at::equal(s.count, at::tensor({6, 3, 1}, at::kLong)));
     EXPECT_FALSE(s.entropy.requires_grad());
   }

@@ -79,6 +79,12 @@ TEST(DpoRecipe, PrefixSharedLayoutGivesTheSameLoss) {
   shared.batch.layout = data::BatchLayout::PrefixShared;
   DpoRecipe a(policy, &reference, concat), b(policy, &reference, shared);
   EXPECT_NEAR(a.step(d, {0, 1, 2}, false).loss.item<double>(), b.step(d, {0, 1, 2}, false).loss.item<double>(), 1e-6);
+  // WPO's weights come from the same scored slots in either layout.
+  concat.dpo.use_weighting = shared.dpo.use_weighting = true;
+  DpoRecipe wa(policy, &reference, concat), wb(policy, &reference, shared);
+  const double wpo = wa.step(d, {0, 1, 2}, false).loss.item<double>();
+  EXPECT_NEAR(wpo, wb.step(d, {0, 1, 2}, false).loss.item<double>(), 1e-6);
+  EXPECT_LT(wpo, a.step(d, {0, 1, 2}, false).loss.item<double>());  // weights below 1 on a random model
 }
 
 TEST(DpoRecipe, NoReferenceIsAnError) {
@@ -86,9 +92,6 @@ TEST(DpoRecipe, NoReferenceIsAnError) {
   DpoRecipe recipe(policy, nullptr, {});
   data::TokenizedDataset d = pairs();
   EXPECT_ERROR_WITH(recipe.step(d, {0}, false), "no reference model");
-  DpoRecipeOptions wpo;
-  wpo.dpo.use_weighting = true;
-  EXPECT_ERROR_WITH(DpoRecipe(policy, nullptr, wpo), "'use_weighting'");
 }
 
 TEST(Reference, PrecomputedTableIsCachedByModelAndData) {
