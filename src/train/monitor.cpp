@@ -214,8 +214,8 @@ std::optional<TrainingWarning> check_likelihood_displacement(const MetricHistory
   return make("likelihood_displacement", step,
               fmt::format("At step {} rewards/chosen has fallen from {} to {} (mean of the last {} logs) while "
                           "rewards/margins grew from {} to {}: the margin grows because the rejected responses "
-                          "fall faster, and the chosen responses are becoming less likely than under the reference "
-                          "model (likelihood displacement). The policy may drift towards responses that are neither. "
+                          "fall faster, and the chosen responses are becoming less likely than they were at the start "
+                          "(likelihood displacement). The policy may drift towards responses that are neither. "
                           "Consider: {}; or lower learning_rate or raise beta.",
                           step, num(c0), num(c1), k, num(m0), num(m1), o.chosen_term_hint),
               std::move(ev));

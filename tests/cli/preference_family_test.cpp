@@ -193,6 +193,12 @@ TEST(PreferenceFamilyE2E, KtoWithPolicyAsReferenceLosesHalfTheClassWeight) {
   EXPECT_EQ(one.exit_code, 1);
   EXPECT_NE(one.output.find("'per_device_train_batch_size'"), std::string::npos) << one.output;
   EXPECT_NE(one.output.find("a batch of one example has no other"), std::string::npos) << one.output;
+  // Language-modelling data has no labels to learn from.
+  test::write_bytes(tmp / "t.jsonl", R"({"text": "just text"})" "\n");
+  auto lm = test::run_prefer("kto --threads 1 --model " + model::test::model_fixture("llama-tiny").string() + " --data " +
+                             (tmp / "t.jsonl").string() + " --cache_dir " + (tmp / "cache").string() + " --output_dir " + (tmp / "lm").string());
+  EXPECT_EQ(lm.exit_code, 1);
+  EXPECT_NE(lm.output.find("t.jsonl: 'data': KTO needs unpaired examples"), std::string::npos) << lm.output;
 }
 
 namespace {
