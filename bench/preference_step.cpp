@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_child.h"
 #include "bench_models.h"
 #include "bench_util.h"
 #include "data/sampler.h"
@@ -57,33 +58,6 @@ struct Args {
 
 constexpr double kBeta = 0.1, kGamma = 0.5;
 
-// Runs `f` in a child process; its JSON result comes back with the child's peak RSS (VmHWM) in MB.
-Json in_child(const std::function<Json()>& f) {
-  const fs::path out = fs::temp_directory_path() / ("prefer_bench_pref_" + std::to_string(getpid()) + ".json");
-  std::fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    Json r;
-    try {
-      r = f();
-    } catch (const std::exception& e) {
-      r = {{"error", e.what()}};
-    }
-    r["peak_mb"] = double(status_kb("VmHWM:")) / 1024.0;
-    std::ofstream(out) << r.dump();
-    std::_Exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  Json r = fs::exists(out) ? read_json_file(out) : Json{{"error", "the child died"}};
-  fs::remove(out);
-  return r;
-}
-
-model::LoraConfig lora() {
-  return {.r = 16, .lora_alpha = 32, .lora_dropout = 0, .target_modules = {"q_proj", "k_proj", "v_proj", "o_proj"}};
-}
-
 Json prefer_side(const Args& a, const std::string& method, const fs::path& model_dir, const data::TokenizedDataset& pairs,
                  const fs::path& cache, bool use_lora, bool bf16) {
   model::set_num_threads(a.threads);
@@ -91,8 +65,8 @@ Json prefer_side(const Args& a, const std::string& method, const fs::path& model
   std::vector<at::Tensor> params;
   if (use_lora) {
     m.set_requires_grad(false);
-    model::add_lora(m, lora(), 0);
-    for (auto& [n, t] : model::lora_parameters(m, lora())) params.push_back(t);
+    model::add_lora(m, bench_lora(), 0);
+    for (auto& [n, t] : model::lora_parameters(m, bench_lora())) params.push_back(t);
   } else {
     m.set_requires_grad(true);
     for (auto& [n, t] : m.named_parameters()) params.push_back(t);
@@ -147,12 +121,6 @@ Json prefer_side(const Args& a, const std::string& method, const fs::path& model
   return r;
 }
 
-double mean_after_first(const Json& s) {
-  double sum = 0;
-  for (size_t i = 1; i < s.size(); ++i) sum += s[i].get<double>();
-  return sum / static_cast<double>(s.size() - 1);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,26 +145,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (a.baseline && std::system((a.python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) {
-    std::fprintf(stderr, "the baseline needs PyTorch for %s: apt-get install -y python3-torch (or pass --no_baseline)\n", a.python.c_str());
-    return 1;
-  }
+  if (a.baseline && !baseline_python_ok(a.python)) return 1;
   if (a.threads <= 0) a.threads = int(sysconf(_SC_NPROCESSORS_ONLN));
   const fs::path tmp = fs::temp_directory_path() / ("prefer_bench_pref_" + std::to_string(getpid()));
   fs::create_directories(tmp);
-  const fs::path model_dir = a.model == "tiny" ? fs::path(PREFER_FIXTURE_DIR) / "models/llama-tiny" : tmp / "model";
-  int64_t vocab = 320;
-  if (a.model != "tiny") {
-    Json r = in_child([&] {
-      write_random_model(config_135m(), model_dir);
-      return Json::object();
-    });
-    if (r.contains("error")) {
-      std::fprintf(stderr, "preparing the model failed: %s\n", r["error"].get<std::string>().c_str());
-      return 1;
-    }
-    vocab = config_135m().vocab_size;
-  }
+  const auto [model_dir, vocab] = bench_model(a.model, tmp);
+  if (model_dir.empty()) return 1;
   // Pairs with one prompt length and completions of mixed lengths, fixed by a seed; the KTO examples are
   // the same pairs unpaired (chosen desirable, rejected undesirable), as both sides do.
   data::SplitMix64 rng(13);

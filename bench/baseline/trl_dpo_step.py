@@ -221,6 +221,16 @@ def load_model(d, dtype=torch.float32):
     return m.to(dtype)
 
 
+def attach_lora(model, r, alpha):
+    """Freezes the model, adds LoRA to q/k/v/o of every layer, returns the adapter parameters."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for layer in model.layers:
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            getattr(layer.self_attn, name).add_lora(r, alpha)
+    return [p for n, p in model.named_parameters() if "lora_" in n]
+
+
 # ---------------------------------------------------------------- TRL's DPO step
 def selective_log_softmax(logits, index):
     """TRL's selective_log_softmax: log_softmax(logits).gather(index) without the full log_softmax."""

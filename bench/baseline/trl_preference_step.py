@@ -76,12 +76,7 @@ def main():
     policy = base.load_model(a.model, torch.float32)
     ref = None
     if a.mode == "lora":
-        for p in policy.parameters():
-            p.requires_grad_(False)
-        for layer in policy.layers:
-            for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
-                getattr(layer.self_attn, name).add_lora(a.lora_r, a.lora_alpha)
-        params = [p for n, p in policy.named_parameters() if "lora_" in n]
+        params = base.attach_lora(policy, a.lora_r, a.lora_alpha)
     else:
         params = list(policy.parameters())
         if a.method == "kto":  # only KTO has a reference

@@ -62,12 +62,7 @@ def main():
     wdtype = torch.float64 if a.precision == "fp64" else torch.float32
     model = base.load_model(a.model, wdtype)
     if a.mode == "lora":
-        for p in model.parameters():
-            p.requires_grad_(False)
-        for layer in model.layers:
-            for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
-                getattr(layer.self_attn, name).add_lora(a.lora_r, a.lora_alpha)
-        params = [p for n, p in model.named_parameters() if "lora_" in n]
+        params = base.attach_lora(model, a.lora_r, a.lora_alpha)
     else:
         params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)

@@ -257,7 +257,7 @@ TEST_P(PreferenceCommand, TrainsResumesAndReruns) {
 INSTANTIATE_TEST_SUITE_P(
     Commands, PreferenceCommand,
     ::testing::Values(
-        CommandCase{"kto", "--beta 0.5",
+        CommandCase{"kto", "--beta 0.5 --precompute_ref_log_probs false",  // the reference: adapters off, live
                     {"kl", "entropy", "num_tokens", "logits/chosen", "logits/rejected", "logps/chosen", "logps/rejected", "rewards/chosen",
                      "rewards/rejected", "rewards/margins"}},
         CommandCase{"orpo", "--beta 0.5",

@@ -1,0 +1,79 @@
+// What the training-step benchmarks share: each side in its own process (so each peak RSS is its own),
+// the LoRA configuration both sides train, and the mean step time after the warm-up step.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "bench_models.h"
+#include "bench_util.h"
+#include "model/lora.h"
+#include "util/json.h"
+
+// Runs `f` in a child process; its JSON result comes back with the child's peak RSS (VmHWM) in MB, or
+// {"error": ...}.
+inline prefer::Json in_child(const std::function<prefer::Json()>& f) {
+  namespace fs = std::filesystem;
+  const fs::path out = fs::temp_directory_path() / ("prefer_bench_child_" + std::to_string(getpid()) + ".json");
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    prefer::Json r;
+    try {
+      r = f();
+    } catch (const std::exception& e) {
+      r = {{"error", e.what()}};
+    }
+    r["peak_mb"] = double(status_kb("VmHWM:")) / 1024.0;
+    std::ofstream(out) << r.dump();
+    std::_Exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  prefer::Json r = fs::exists(out) ? prefer::read_json_file(out) : prefer::Json{{"error", "the child died"}};
+  fs::remove(out);
+  return r;
+}
+
+// r 16, alpha 32 on the attention projections, no dropout: the baselines' LoRA layers.
+inline prefer::model::LoraConfig bench_lora() {
+  return {.r = 16, .lora_alpha = 32, .lora_dropout = 0, .target_modules = {"q_proj", "k_proj", "v_proj", "o_proj"}};
+}
+
+// The mean of a JSON array of step times after the first (warm-up) one.
+inline double mean_after_first(const prefer::Json& s) {
+  double sum = 0;
+  for (size_t i = 1; i < s.size(); ++i) sum += s[i].get<double>();
+  return sum / static_cast<double>(s.size() - 1);
+}
+
+// The model both sides train: "tiny" is the llama-tiny fixture; anything else SmolLM-135M's shape with
+// random weights, written to <tmp>/model by a child process (its memory does not count). Returns the
+// folder and the vocabulary size, or prints why not and returns an empty path.
+inline std::pair<std::filesystem::path, int64_t> bench_model(const std::string& name, const std::filesystem::path& tmp) {
+  if (name == "tiny") return {std::filesystem::path(PREFER_FIXTURE_DIR) / "models/llama-tiny", 320};
+  const std::filesystem::path dir = tmp / "model";
+  prefer::Json r = in_child([&] {
+    write_random_model(config_135m(), dir);
+    return prefer::Json::object();
+  });
+  if (r.contains("error")) {
+    std::fprintf(stderr, "preparing the model failed: %s\n", r["error"].get<std::string>().c_str());
+    return {};
+  }
+  return {dir, config_135m().vocab_size};
+}
+
+// Whether `python` can import torch (the baselines' only dependency); says how to get it when not.
+inline bool baseline_python_ok(const std::string& python) {
+  if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return true;
+  std::fprintf(stderr, "the baseline needs PyTorch for %s: apt-get install -y python3-torch (or pass --no_baseline)\n", python.c_str());
+  return false;
+}
