@@ -62,7 +62,7 @@ Scores score_dataset(const model::CausalLM& m, const data::TokenizedDataset& d, 
 
 void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
   struct Options {
-    std::string model, data, output, reference;
+    std::string model, adapter, data, output, reference;
     double beta = 0.1;
     int64_t batch_size = 8, chunk_tokens = 1024;
     bool bf16 = false;
@@ -70,10 +70,11 @@ void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("logprobs", "Log-probabilities of each example's completions (and, with --reference, implicit DPO rewards)");
-  cmd->add_option("--model", o->model, "Model folder")->required();
+  cmd->add_option("--model", o->model, "Model folder, run folder or PEFT adapter")->required();
+  cmd->add_option("--adapter", o->adapter, "A PEFT adapter applied on top of --model");
   cmd->add_option("--data", o->data, "JSONL of pairs (prompt/chosen/rejected) or single completions")->required();
   cmd->add_option("--output", o->output, "JSONL to write, one line per input line")->required();
-  cmd->add_option("--reference", o->reference, "Reference model folder: adds its values and the implicit rewards");
+  cmd->add_option("--reference", o->reference, "Reference model (folder, run folder or adapter): adds its values and the implicit rewards");
   cmd->add_option("--beta", o->beta, "beta of the implicit reward")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch_size", o->batch_size, "Examples per batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--chunk_tokens", o->chunk_tokens, "Completion positions per LM-head chunk")->capture_default_str()->check(CLI::PositiveNumber);
@@ -83,7 +84,7 @@ void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
   cmd->callback([o, &g] {
     apply_global_options(g);
     data::PrepareOptions prep = o->flags.prepare_options();
-    model::ModelSource src = model::resolve_model_source(o->model);
+    model::ModelSource src = model::resolve_model_source(o->model, o->adapter.empty() ? std::nullopt : std::optional<std::filesystem::path>(o->adapter));
     data::TextModel text = data::TextModel::load(src.tokenizer);
     data::PreparedData pd = data::prepare_data(o->data, text, prep);
     for (const auto& w : pd.warnings) std::cerr << "warning: " << w << "\n";

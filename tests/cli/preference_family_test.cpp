@@ -236,6 +236,12 @@ TEST_P(PreferenceCommand, TrainsResumesAndReruns) {
   // 24 steps at this rate move the margins the right way, on the training and the held-out data.
   EXPECT_GT(train.back()["rewards/margins"].get<double>(), train.front()["rewards/margins"].get<double>() + 0.02) << whole.output;
   EXPECT_GT(eval.back()["eval_rewards/margins"].get<double>(), 0.0) << whole.output;
+  // final/ is a model everywhere one is loaded: the base with --adapter equals the run folder.
+  auto lp = test::run_prefer("logprobs --threads 1 --model " + model::test::model_fixture("llama-tiny").string() + " --adapter " +
+                             (tmp / "whole" / "final").string() + " --reference " + (tmp / "whole").string() + " --data " +
+                             (tmp / "p.jsonl").string() + " --output " + (tmp / "lp.jsonl").string());
+  ASSERT_EQ(lp.exit_code, 0) << lp.output;
+  EXPECT_EQ(read_jsonl_file(tmp / "lp.jsonl")[0].value["rewards_margin"].get<double>(), 0.0);
   // The reference-free methods build no reference.
   if (c.command != "kto") EXPECT_NE(whole.output.find("reference 0 B"), std::string::npos) << whole.output;
 
