@@ -41,9 +41,9 @@ const KtoBlocks& KtoRecipe::prepare(const data::TokenizedDataset& data, int64_t 
   // would give single-class blocks (no rewards/margins, a KL estimate from one class only).
   data::SamplerOptions so{.batch_size = batch_size, .shuffle = true, .group_by_length = false, .seed = seed};
   BatchList cut = data::epoch_batches(data, so, kBlockEpoch);
-  // A block of one cannot rotate: its example joins a neighbouring block.
+  // A block of one cannot rotate: its example joins a neighbouring block (only the KL term rotates).
   for (size_t i = 0; i < cut.size(); ++i) {
-    if (cut[i].size() != 1 || cut.size() == 1) {
+    if (!kl || cut[i].size() != 1 || cut.size() == 1) {
       b.blocks.push_back(std::move(cut[i]));
       continue;
     }

@@ -187,6 +187,16 @@ TEST(PreferenceFamilyE2E, KtoWithPolicyAsReferenceLosesHalfTheClassWeight) {
     EXPECT_NEAR(row.value("logps/chosen", NAN), logps_chosen, 2e-4) << pre;
     EXPECT_NEAR(row.value("rewards/margins", NAN), 0.0, 1e-6) << pre;
   }
+  // apo_zero_unpaired has no KL term: batches of one are fine, and with policy = reference each example
+  // loses ½ x its weight again (1 − σ(0) desirable, σ(0) undesirable), accumulated over 4 micro-batches.
+  auto apo = test::run_prefer("kto --threads 1 --model " + model::test::model_fixture("llama-tiny").string() + " --data " +
+                              (tmp / "u.jsonl").string() + " --cache_dir " + (tmp / "cache").string() +
+                              " --loss_type apo_zero_unpaired --desirable_weight 2 --learning_rate 0 --max_steps 1 --logging_steps 1"
+                              " --per_device_train_batch_size 1 --gradient_accumulation_steps 4 --output_dir " + (tmp / "apo").string());
+  ASSERT_EQ(apo.exit_code, 0) << apo.output;
+  Json apo_row = read_jsonl_file(tmp / "apo" / "metrics.jsonl")[0].value;
+  EXPECT_NEAR(apo_row.value("loss", NAN), 0.75, 1e-6);
+  EXPECT_FALSE(apo_row.contains("rewards/margins"));  // no micro-batch held both classes
   // A batch of one cannot form mismatched pairs.
   auto one = test::run_prefer("kto --threads 1 --model " + model::test::model_fixture("llama-tiny").string() + " --data " +
                               (tmp / "u.jsonl").string() + " --per_device_train_batch_size 1 --output_dir " + (tmp / "one").string());
