@@ -13,7 +13,10 @@ build: setup
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# The demo needs only the executable: no tests or benchmarks to build first.
+demo: setup
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j $(JOBS) --target prefer
 	./$(BUILD)/prefer demo
 
 # Everything: unit and e2e suites, then the torch-free layers again under AddressSanitizer + UBSan

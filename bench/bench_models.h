@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <filesystem>
 
@@ -32,4 +33,18 @@ inline void write_random_model(const prefer::io::ModelConfig& c, const std::file
     else t.normal_(0.0, 0.02, gen);
   }
   prefer::model::save_pretrained(m, dir, {.dtype = at::kFloat});
+}
+
+// A small Llama-style model in memory for the decoding benchmarks: head size 32, 4 query heads per KV
+// head, weights normal(0, 0.05) (larger than the usual 0.02, so greedy paths do not settle on one token).
+inline prefer::model::CausalLM random_llama(int64_t vocab, int64_t hidden, int64_t layers) {
+  prefer::Json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", vocab}, {"hidden_size", hidden},
+                      {"intermediate_size", hidden * 8 / 3}, {"num_hidden_layers", layers},
+                      {"num_attention_heads", hidden / 32}, {"num_key_value_heads", hidden / 64}};
+  prefer::model::CausalLM m(prefer::io::parse_model_config(cfg));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  at::NoGradGuard ng;
+  for (auto& [name, t] : m.named_parameters())
+    t.copy_(name.find("norm") != std::string::npos ? at::ones(t.sizes()) : at::normal(0.0, 0.05, t.sizes(), gen));
+  return m;
 }

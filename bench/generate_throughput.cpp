@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "io/hf_config.h"
+#include "bench_models.h"
 #include "model/causal_lm.h"
 #include "model/generation.h"
 #include "model/runtime.h"
@@ -19,16 +19,7 @@ int main(int argc, char** argv) {
   int64_t* fields[] = {&B, &prompt, &fresh, &hidden, &layers, &threads};
   for (int i = 1; i < argc && i <= 6; ++i) *fields[i - 1] = std::atoll(argv[i]);
   prefer::model::set_num_threads(static_cast<int>(threads));
-  prefer::Json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 4096}, {"hidden_size", hidden},
-                      {"intermediate_size", hidden * 8 / 3}, {"num_hidden_layers", layers},
-                      {"num_attention_heads", hidden / 32}, {"num_key_value_heads", hidden / 64}};
-  prefer::model::CausalLM m(prefer::io::parse_model_config(cfg));
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
-  {
-    at::NoGradGuard ng;
-    for (auto& [name, t] : m.named_parameters())
-      t.copy_(name.find("norm") != std::string::npos ? at::ones(t.sizes()) : at::normal(0.0, 0.05, t.sizes(), gen));
-  }
+  prefer::model::CausalLM m = random_llama(4096, hidden, layers);
   std::vector<std::vector<int64_t>> prompts;
   for (int64_t b = 0; b < B; ++b) {
     std::vector<int64_t> p;

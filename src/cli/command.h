@@ -39,5 +39,8 @@ void add_score_command(CLI::App& app, GlobalOptions& g);
 void add_kto_command(CLI::App& app, GlobalOptions& g);
 void add_orpo_command(CLI::App& app, GlobalOptions& g);
 void add_cpo_command(CLI::App& app, GlobalOptions& g);
+void add_serve_command(CLI::App& app, GlobalOptions& g);
+void add_eval_command(CLI::App& app, GlobalOptions& g);
+void add_sweep_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace prefer::cli

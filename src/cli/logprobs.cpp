@@ -10,55 +10,14 @@
 
 #include "cli/command.h"
 #include "cli/data_options.h"
-#include "data/batch.h"
 #include "data/pipeline.h"
 #include "model/loader.h"
 #include "model/model_source.h"
-#include "train/batch_logps.h"
+#include "train/dataset_scores.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
-#include "util/progress.h"
 
 namespace prefer::cli {
-
-namespace {
-
-struct Scores {
-  std::vector<double> sum;      // per sequence of the dataset: chosen (or the completion), then rejected
-  std::vector<int64_t> count;
-};
-
-// Sums and counts for every example: [0, N) chosen / completion, [N, 2N) rejected (pairs only).
-Scores score_dataset(const model::CausalLM& m, const data::TokenizedDataset& d, int64_t batch_size, int64_t chunk) {
-  at::NoGradGuard no_grad;
-  const size_t n = d.size();
-  Scores s{std::vector<double>(2 * n, 0.0), std::vector<int64_t>(2 * n, 0)};
-  std::vector<size_t> all(n);
-  for (size_t i = 0; i < n; ++i) all[i] = i;
-  ProgressBar bar(static_cast<int64_t>(n), {.label = "logprobs", .unit = "examples", .tty = stdout_is_terminal()}, std::cerr);
-  for (size_t start = 0; start < n; start += static_cast<size_t>(batch_size)) {
-    std::vector<size_t> ex(all.begin() + static_cast<std::ptrdiff_t>(start),
-                           all.begin() + static_cast<std::ptrdiff_t>(std::min(n, start + static_cast<size_t>(batch_size))));
-    data::Batch b = data::make_batch(d, ex);
-    model::SequenceScores lp = train::batch_logps(m, b, chunk);
-    at::Tensor sum = lp.sum.to(at::kDouble);
-    const int64_t B = b.pairs;
-    for (int64_t k = 0; k < B; ++k) {
-      size_t e = ex[static_cast<size_t>(k)];
-      s.sum[e] = sum[k].item<double>();
-      s.count[e] = lp.count[k].item<int64_t>();
-      if (b.paired) {
-        s.sum[n + e] = sum[B + k].item<double>();
-        s.count[n + e] = lp.count[B + k].item<int64_t>();
-      }
-    }
-    bar.advance(B);
-  }
-  bar.finish();
-  return s;
-}
-
-}  // namespace
 
 void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
   struct Options {
@@ -91,10 +50,11 @@ void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
     const data::TokenizedDataset& d = pd.data;
     model::LoadOptions lo;
     lo.dtype = o->bf16 ? at::kBFloat16 : at::kFloat;
-    Scores pol = score_dataset(model::load_model_source(src, lo), d, o->batch_size, o->chunk_tokens);
-    std::optional<Scores> ref;
-    if (!o->reference.empty()) ref = score_dataset(model::load_model_source(model::resolve_model_source(o->reference, std::nullopt, "reference"), lo), d,
-                                                        o->batch_size, o->chunk_tokens);
+    train::DatasetLogps pol = train::dataset_logps(model::load_model_source(src, lo), d, o->batch_size, o->chunk_tokens);
+    std::optional<train::DatasetLogps> ref;
+    if (!o->reference.empty())
+      ref = train::dataset_logps(model::load_model_source(model::resolve_model_source(o->reference, std::nullopt, "reference"), lo), d,
+                                 o->batch_size, o->chunk_tokens, "reference");
 
     const size_t n = d.size();
     std::string out;

@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
   add_kto_command(app, g);
   add_orpo_command(app, g);
   add_cpo_command(app, g);
+  add_serve_command(app, g);
+  add_eval_command(app, g);
+  add_sweep_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ExtrasError& e) {

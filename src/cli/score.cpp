@@ -11,13 +11,11 @@
 
 #include "cli/command.h"
 #include "cli/data_options.h"
-#include "data/batch.h"
 #include "data/pipeline.h"
 #include "model/model_source.h"
-#include "train/reward_recipe.h"
+#include "train/dataset_scores.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
-#include "util/progress.h"
 
 namespace prefer::cli {
 namespace fs = std::filesystem;
@@ -71,23 +69,10 @@ void add_score_command(CLI::App& app, GlobalOptions& g) {
     m.set_training(false);
     const data::TokenizedDataset& d = pd.data;
     const size_t n = d.size();
-    std::vector<double> first(n), second(n);
-    data::BatchOptions bo{.pad_id = text.tokenizer.pad_id().value_or(text.tokenizer.eos_id().value_or(0))};
-    at::NoGradGuard no_grad;
-    ProgressBar bar(static_cast<int64_t>(n), {.label = "score", .unit = "examples", .tty = stdout_is_terminal()}, std::cerr);
-    for (size_t s = 0; s < n; s += static_cast<size_t>(o->batch_size)) {
-      std::vector<size_t> ex;
-      for (size_t i = s; i < std::min(n, s + static_cast<size_t>(o->batch_size)); ++i) ex.push_back(i);
-      data::Batch b = data::make_batch(d, ex, bo);
-      at::Tensor r = train::row_rewards(m, b).to(at::kDouble);
-      const int64_t B = static_cast<int64_t>(ex.size());
-      for (int64_t k = 0; k < B; ++k) {
-        first[ex[static_cast<size_t>(k)]] = r[k].item<double>();
-        if (b.paired) second[ex[static_cast<size_t>(k)]] = r[B + k].item<double>();
-      }
-      bar.advance(B);
-    }
-    bar.finish();
+    train::DatasetRewards scores =
+        train::dataset_rewards(m, d, o->batch_size, text.tokenizer.pad_id().value_or(text.tokenizer.eos_id().value_or(0)));
+    const std::vector<double>& first = scores.first;
+    const std::vector<double>& second = scores.second;
     std::map<int64_t, Json> input = records(o->data);
     std::string out;
     int64_t pairs = 0, right = 0;

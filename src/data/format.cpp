@@ -268,6 +268,7 @@ Dataset read_dataset(const fs::path& file, const ReadOptions& opt) {
     }
   }
   if (ds.records == 0) throw Error("the file holds no records", {.file = fname, .hint = "expected one JSON object per line"});
+  if (!layout && !ds.errors.empty()) throw ds.errors.front();  // every line was bad: say why the first was
   if (!layout) throw Error("no record could be read", {.file = fname});
   ds.kind = layout->kind;
   ds.pretokenized = layout->pretokenized;

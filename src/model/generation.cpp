@@ -70,60 +70,65 @@ at::Tensor next_tokens(const at::Tensor& logits, const GenerationOptions& o, at:
   return at::multinomial(probs.to(at::kCPU), 1, false, gen).squeeze(1).to(logits.device());
 }
 
-std::vector<GenerationResult> generate(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
-                                       const GenerationOptions& o) {
-  check_options(o);
+void decode(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+            const std::vector<int64_t>& max_new_tokens, const GenerationOptions& o, const DecodeHooks& hooks) {
   const int64_t B = static_cast<int64_t>(prompts.size());
-  std::vector<GenerationResult> results(static_cast<size_t>(B));
-  if (B == 0 || o.max_new_tokens == 0) return results;
+  if (static_cast<int64_t>(max_new_tokens.size()) != B) throw Error("one max_new_tokens per prompt", {.field = "max_new_tokens"});
+  int64_t longest = 0;
+  std::vector<int64_t> rows;  // prompt index of each active row (host copy of the bookkeeping)
+  for (int64_t b = 0; b < B; ++b) {
+    if (max_new_tokens[static_cast<size_t>(b)] < 0) throw Error("must be >= 0", {.field = "max_new_tokens"});
+    longest = std::max(longest, max_new_tokens[static_cast<size_t>(b)]);
+    if (max_new_tokens[static_cast<size_t>(b)] > 0) rows.push_back(b);
+  }
+  if (rows.empty()) return;
   at::NoGradGuard no_grad;
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   const auto dev = model.device();
   const at::Tensor lm_head = model.lm_head_weight();
-  auto [ids, mask] = left_pad(prompts, o.pad_token_id);
+  std::vector<std::vector<int64_t>> active_prompts;
+  for (int64_t b : rows) active_prompts.push_back(prompts[static_cast<size_t>(b)]);
+  auto [ids, mask] = left_pad(active_prompts, o.pad_token_id);
   ids = ids.to(dev);
   mask = mask.to(dev);
   at::Tensor positions = position_ids_from_mask(mask);
-  at::Tensor eos = at::tensor(o.eos_token_ids.empty() ? std::vector<int64_t>{-1} : o.eos_token_ids, at::kLong).to(dev);
+  at::Tensor next_pos = positions.select(1, positions.size(1) - 1) + 1;  // [b]
+  std::vector<int64_t> produced(static_cast<size_t>(B), 0);
+  auto is_eos = [&](int64_t t) { return std::find(o.eos_token_ids.begin(), o.eos_token_ids.end(), t) != o.eos_token_ids.end(); };
 
-  // Rows still generating: their index into `results`, and (cached) their next position.
-  at::Tensor active = at::arange(B, at::TensorOptions().dtype(at::kLong).device(dev));
-  at::Tensor next_pos = positions.select(1, positions.size(1) - 1) + 1;  // [B]
-  KvCache cache(model.config().num_hidden_layers, ids.size(1) + o.max_new_tokens);
+  KvCache cache(model.config().num_hidden_layers, ids.size(1) + longest);
   at::Tensor hidden = o.use_cache ? model.forward(ids, positions, {.key_mask = mask}, &cache)
                                   : model.forward(ids, positions, {.key_mask = mask});
-  for (int64_t step = 0; step < o.max_new_tokens; ++step) {
-    at::Tensor last = hidden.select(1, hidden.size(1) - 1);                           // [b, H]
-    at::Tensor tok = next_tokens(at::matmul(last, lm_head.t()).to(at::kFloat), o, gen);  // [b]
-    at::Tensor done = at::isin(tok, eos);
+  while (true) {
+    at::Tensor last = hidden.select(1, hidden.size(1) - 1);                                    // [b, H]
+    at::Tensor tok = hooks.next(at::matmul(last, lm_head.t()).to(at::kFloat), rows).to(at::kLong);  // [b]
     auto tok_cpu = tok.to(at::kCPU);
-    auto done_cpu = done.to(at::kCPU);
-    auto active_cpu = active.to(at::kCPU);
-    const int64_t n = tok_cpu.size(0);
-    for (int64_t i = 0; i < n; ++i) {
-      GenerationResult& r = results[static_cast<size_t>(active_cpu[i].item<int64_t>())];
-      r.ids.push_back(tok_cpu[i].item<int64_t>());
-      r.stopped_on_eos = done_cpu[i].item<bool>();
+    std::vector<int64_t> keep_idx, kept_rows;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const int64_t row = rows[i], t = tok_cpu[static_cast<int64_t>(i)].item<int64_t>();
+      const bool more = hooks.on_token(row, t);
+      if (more && !is_eos(t) && ++produced[static_cast<size_t>(row)] < max_new_tokens[static_cast<size_t>(row)]) {
+        keep_idx.push_back(static_cast<int64_t>(i));
+        kept_rows.push_back(row);
+      }
     }
-    if (step + 1 == o.max_new_tokens) break;
+    if (keep_idx.empty()) break;
     // Drop finished rows, so later steps only compute the ones still generating.
-    at::Tensor keep = done.logical_not().nonzero().squeeze(1);
-    if (keep.numel() == 0) break;
-    const bool shrink = keep.numel() < n;
-    if (shrink) {
-      active = active.index_select(0, keep);
+    if (keep_idx.size() < rows.size()) {
+      at::Tensor keep = at::tensor(keep_idx, at::kLong).to(dev);
       tok = tok.index_select(0, keep);
       next_pos = next_pos.index_select(0, keep);
-    }
-    if (o.use_cache) {
-      if (shrink) cache.select_rows(keep);
-      hidden = model.forward(tok.unsqueeze(1), next_pos.unsqueeze(1), {}, &cache);
-    } else {
-      if (shrink) {
+      if (o.use_cache) {
+        cache.select_rows(keep);
+      } else {
         ids = ids.index_select(0, keep);
         mask = mask.index_select(0, keep);
         positions = positions.index_select(0, keep);
       }
+    }
+    rows = std::move(kept_rows);
+    if (o.use_cache) {
+      hidden = model.forward(tok.unsqueeze(1), next_pos.unsqueeze(1), {}, &cache);
+    } else {
       ids = at::cat({ids, tok.unsqueeze(1)}, 1);
       mask = at::cat({mask, at::ones_like(tok, tok.options().dtype(at::kBool)).unsqueeze(1)}, 1);
       positions = at::cat({positions, next_pos.unsqueeze(1)}, 1);
@@ -131,6 +136,22 @@ std::vector<GenerationResult> generate(const CausalLM& model, const std::vector<
     }
     next_pos = next_pos + 1;
   }
+}
+
+std::vector<GenerationResult> generate(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                                       const GenerationOptions& o) {
+  check_options(o);
+  std::vector<GenerationResult> results(prompts.size());
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  DecodeHooks hooks;
+  hooks.next = [&](const at::Tensor& logits, const std::vector<int64_t>&) { return next_tokens(logits, o, gen); };
+  hooks.on_token = [&](int64_t row, int64_t t) {
+    GenerationResult& r = results[static_cast<size_t>(row)];
+    r.ids.push_back(t);
+    r.stopped_on_eos = std::find(o.eos_token_ids.begin(), o.eos_token_ids.end(), t) != o.eos_token_ids.end();
+    return true;
+  };
+  decode(model, prompts, std::vector<int64_t>(prompts.size(), o.max_new_tokens), o, hooks);
   return results;
 }
 

@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace prefer::model {
@@ -33,6 +34,23 @@ struct GenerationResult {
 // One result per prompt (each prompt holds at least one token). Runs without autograd.
 std::vector<GenerationResult> generate(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
                                        const GenerationOptions& options);
+
+// What a caller that decodes rows with settings of their own (the server: one request per row) plugs
+// into the shared decoding loop.
+struct DecodeHooks {
+  // The next token of each active row: `logits` [b, V] float32, `rows[i]` the prompt index of row i.
+  // Returns [b] int64 on the logits' device.
+  std::function<at::Tensor(const at::Tensor& logits, const std::vector<int64_t>& rows)> next;
+  // Each new token of prompt `row`, in order (an EOS id included). Returning false ends that row (a stop
+  // string appeared, a client went away).
+  std::function<bool(int64_t row, int64_t token)> on_token;
+};
+
+// The decoding loop under generate(): left-padded prompts, one KV-cached step per token, a row ends
+// after an EOS id, after `max_new_tokens[row]` tokens or when on_token says so; finished rows leave the
+// batch. `options` gives eos_token_ids, pad_token_id and use_cache (its sampling fields are unused).
+void decode(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+            const std::vector<int64_t>& max_new_tokens, const GenerationOptions& options, const DecodeHooks& hooks);
 
 // transformers' sampling warpers in its order (temperature, top-k, top-p) on logits [B, V] (float32):
 // removed tokens get -inf. Each warper is skipped at its neutral value (1, 0, 1).

@@ -44,18 +44,18 @@ Tokenizer Tokenizer::from_json(const Json& j, const TokenizerConfig& config, con
   };
   t.normalizer_ = make_normalizer(get("normalizer"), {file, "normalizer"});
   t.pre_tokenizer_ = make_pre_tokenizer(get("pre_tokenizer"), {file, "pre_tokenizer"});
-  t.added_.load(get("added_tokens"), {file, "added_tokens"});
-  for (const auto& a : t.added_.tokens()) {
+  t.added_->load(get("added_tokens"), {file, "added_tokens"});
+  for (const auto& a : t.added_->tokens()) {
     t.model_->add_token(a.content, a.id);
     if (a.special) t.special_tokens_.push_back(a.content);
   }
   for (const auto& s : config.additional_special_tokens)
     if (std::find(t.special_tokens_.begin(), t.special_tokens_.end(), s) == t.special_tokens_.end()) t.special_tokens_.push_back(s);
-  t.added_.build_splitters(t.normalizer_.get());
+  t.added_->build_splitters(t.normalizer_.get());
   const BpeModel* m = t.model_.get();
   t.post_processor_ = make_post_processor(get("post_processor"), {file, "post_processor"},
                                           [m](const std::string& s) { return m->token_to_id(s); });
-  const AddedVocabulary* added = &t.added_;
+  const AddedVocabulary* added = t.added_.get();
   t.decoder_ = make_decoder(get("decoder"), {file, "decoder"},
                             [added](const std::string& s) { return added->find(s) != nullptr; });
   return t;
@@ -64,12 +64,12 @@ Tokenizer Tokenizer::from_json(const Json& j, const TokenizerConfig& config, con
 void Tokenizer::encode_section(const std::string& text, size_t section_index, std::vector<int32_t>& out) const {
   std::string normalized = normalizer_ ? normalizer_->normalize(text) : text;
   if (normalized.empty()) return;
-  auto subs = added_.normalized_splitter().split(normalized);
-  apply_strip_flags(subs, added_);
+  auto subs = added_->normalized_splitter().split(normalized);
+  apply_strip_flags(subs, *added_);
   PreTokenizeOptions opt{section_index};
   for (const auto& sub : subs) {
     if (sub.text.empty()) continue;
-    if (const AddedToken* a = added_.find(sub.text)) {
+    if (const AddedToken* a = added_->find(sub.text)) {
       out.push_back(a->id);
       continue;
     }
@@ -90,12 +90,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
   check_utf8(text, {});
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
-  auto sections = added_.raw_splitter().split(text);
-  apply_strip_flags(sections, added_);
+  auto sections = added_->raw_splitter().split(text);
+  apply_strip_flags(sections, *added_);
   for (size_t i = 0; i < sections.size(); ++i) {
     const auto& s = sections[i];
     if (s.text.empty()) continue;
-    if (const AddedToken* a = added_.find(s.text)) {
+    if (const AddedToken* a = added_->find(s.text)) {
       ids.push_back(a->id);
       continue;
     }
@@ -136,7 +136,7 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
-  if (const AddedToken* a = added_.find(token)) return a->id;
+  if (const AddedToken* a = added_->find(token)) return a->id;
   return model_->token_to_id(token);
 }
 

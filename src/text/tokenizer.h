@@ -55,7 +55,7 @@ class Tokenizer {
   std::optional<int32_t> bos_id() const;
   std::optional<int32_t> eos_id() const;
   std::optional<int32_t> pad_id() const;
-  const AddedVocabulary& added() const { return added_; }
+  const AddedVocabulary& added() const { return *added_; }
 
  private:
   Tokenizer() = default;
@@ -64,7 +64,8 @@ class Tokenizer {
 
   std::string file_;
   TokenizerConfig config_;
-  AddedVocabulary added_;
+  // On the heap: the decoder keeps a pointer to it, which must survive moving the Tokenizer.
+  std::unique_ptr<AddedVocabulary> added_ = std::make_unique<AddedVocabulary>();
   std::unique_ptr<Normalizer> normalizer_;
   std::unique_ptr<PreTokenizer> pre_tokenizer_;
   std::unique_ptr<BpeModel> model_;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "util/atomic_file.h"
 #include "util/file.h"
@@ -27,6 +28,27 @@ std::pair<int64_t, int64_t> line_col(std::string_view text, size_t pos) {
   return {line, col};
 }
 
+// The byte offset where `text` first nests arrays and objects deeper than `limit`, if it does. Brackets
+// inside strings do not count (escapes skipped); the text need not be valid JSON.
+std::optional<size_t> too_deep(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (in_string) {
+      if (ch == '\\') ++i;
+      else if (ch == '"') in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > limit) return i;
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 template <class J>
@@ -36,6 +58,16 @@ J parse_json_as(std::string_view text, const ErrorContext& ctx, int64_t first_li
     ErrorContext e = ctx;
     e.line = first_line + l;
     throw Error("invalid UTF-8 at column " + std::to_string(c), e);
+  }
+  // Parsing is iterative, but printing, copying and walking a value recurse once per level: 200,000
+  // nested arrays overflow the stack. No data, config or request needs more than kMaxJsonDepth levels.
+  if (auto deep = too_deep(text, kMaxJsonDepth)) {
+    auto [l, c] = line_col(text, *deep);
+    ErrorContext e = ctx;
+    e.line = first_line + l;
+    throw Error("nests arrays and objects more than " + std::to_string(kMaxJsonDepth) + " levels deep (at column " +
+                    std::to_string(c) + ")",
+                e);
   }
   try {
     return J::parse(text.begin(), text.end());

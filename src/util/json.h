@@ -22,6 +22,9 @@ using Json = nlohmann::json;
 // Keys in file order: for values that are rendered back (chat messages, tool definitions).
 using OrderedJson = nlohmann::ordered_json;
 
+// The deepest nesting of arrays and objects parse_json accepts (deeper text is an error naming the line).
+inline constexpr size_t kMaxJsonDepth = 512;
+
 // Parses `text`. On a syntax error throws prefer::Error with ctx.file, the line (first_line + lines
 // before the error) and the column in the message.
 Json parse_json(std::string_view text, const ErrorContext& ctx = {}, int64_t first_line = 1);

@@ -19,8 +19,9 @@ struct RunResult {
   std::string output;  // stdout and stderr together
 };
 
-inline RunResult run_prefer(const std::string& args) {
-  std::string cmd = std::string(PREFER_BINARY) + " " + args + " 2>&1";
+// `env`: assignments put before the command ("NAME=value "), or empty.
+inline RunResult run_prefer_env(const std::string& env, const std::string& args) {
+  std::string cmd = env + std::string(PREFER_BINARY) + " " + args + " 2>&1";
   RunResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -31,6 +32,8 @@ inline RunResult run_prefer(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+inline RunResult run_prefer(const std::string& args) { return run_prefer_env("", args); }
 
 // Starts `prefer <args>` and SIGKILLs it as soon as `marker` exists (e.g. a checkpoint's
 // trainer_state.json, written last). Returns whether it was killed (false: it ended first or never

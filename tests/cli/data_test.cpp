@@ -26,6 +26,22 @@ TEST(DataValidateE2E, ExitCodesAndJson) {
   EXPECT_NE(flags.output.find("'max_prompt_length': must be smaller than max_length"), std::string::npos) << flags.output;
 }
 
+TEST(DataValidateE2E, DeepNestingIsAnErrorNotACrash) {
+  // 200,000 nested arrays once overflowed the stack (a segmentation fault); now the line is an error
+  // that names the limit, among the others when later lines are good, and alone when it is the only one.
+  test::TempDir tmp;
+  const std::string good = R"({"prompt": "a", "chosen": " b", "rejected": " c"})";
+  const std::string deep = R"({"prompt": )" + std::string(200000, '[') + std::string(200000, ']') + R"(, "chosen": " b", "rejected": " c"})";
+  test::write_bytes(tmp / "mixed.jsonl", good + "\n" + deep + "\n" + good + "\n");
+  test::write_bytes(tmp / "only.jsonl", deep + "\n");
+  for (const char* f : {"mixed.jsonl", "only.jsonl"}) {
+    auto r = test::run_prefer("data validate --cache_dir " + (tmp / "c").string() + " --data " + (tmp / f).string() + " --model " + model());
+    EXPECT_EQ(r.exit_code, 1) << f << r.output;  // errors found
+    EXPECT_NE(r.output.find(std::string(f) + (std::string(f) == "mixed.jsonl" ? ":2: " : ":1: ") + "nests arrays and objects more than 512 levels deep"),
+              std::string::npos) << r.output;
+  }
+}
+
 TEST(DataConvertE2E, UnpairThenPairRoundTrips) {
   test::TempDir tmp;
   test::write_bytes(tmp / "p.jsonl", R"({"prompt": "q1", "chosen": " good", "rejected": " bad"})" "\n"

@@ -1,5 +1,7 @@
 #include "text/tokenizer.h"
 
+#include <memory>
+
 #include "test_util.h"
 
 namespace prefer::text {
@@ -28,6 +30,17 @@ TEST(Tokenizer, SpecialTokensInsideText) {
   EXPECT_EQ(t.bos_id(), 1);
   EXPECT_EQ(t.token_to_id("<s>"), 1);
   EXPECT_TRUE(t.encode("").empty());
+}
+
+TEST(Tokenizer, AMovedTokenizerStillDecodes) {
+  // The byte-level decoder asks the added vocabulary about each token: that must survive a move (it
+  // once held a pointer into the moved-from object).
+  Tokenizer from = Tokenizer::from_folder(test::fixture("models/qwen2-tiny"));
+  std::vector<int32_t> ids = from.encode("<|im_start|>user\nhi<|im_end|>");
+  auto moved = std::make_unique<Tokenizer>(std::move(from));
+  { Tokenizer gone = std::move(*moved); *moved = std::move(gone); }
+  EXPECT_EQ(moved->decode(ids, false), "<|im_start|>user\nhi<|im_end|>");
+  EXPECT_EQ(moved->encode("<|im_start|>user\nhi<|im_end|>"), ids);
 }
 
 TEST(Tokenizer, SentencePieceStyleBpeWithByteFallback) {

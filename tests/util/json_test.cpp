@@ -13,6 +13,19 @@ TEST(Json, InvalidUtf8IsReportedBeforeParsing) {
   EXPECT_ERROR_WITH(parse_json("{\"a\":\n\"\xC3(\"}", {.file = "u.json"}), "u.json:2", "invalid UTF-8 at column 2");
 }
 
+TEST(Json, NestingIsLimitedInsteadOfOverflowingTheStack) {
+  // 512 levels parse; 513 is an error naming the line; 200,000 (which crashed the validator's printing
+  // of the record) too; brackets inside strings do not count.
+  const std::string ok = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  EXPECT_TRUE(parse_json(ok).is_array());
+  const std::string deep = "{\"a\": 1,\n\"b\": " + std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']') + "}";
+  EXPECT_ERROR_WITH(parse_json(deep, {.file = "d.json"}), "d.json:2", "more than 512 levels deep");
+  const std::string huge = std::string(200000, '[') + std::string(200000, ']');
+  EXPECT_ERROR_WITH(parse_ordered_json(huge, {.file = "h.jsonl"}, 7), "h.jsonl:7", "levels deep");
+  const std::string quoted = "{\"s\": \"" + std::string(1000, '[') + "\\\"\"}";
+  EXPECT_EQ(parse_json(quoted)["s"].get<std::string>().size(), 1001u);
+}
+
 TEST(Json, ReadsAndWritesFiles) {
   test::TempDir tmp;
   Json v = {{"beta", 0.1}, {"loss_type", {"sigmoid", "sft"}}};

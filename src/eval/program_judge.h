@@ -1,0 +1,22 @@
+// `--judge cmd:PROGRAM`: a scripted judge on the external-program protocol. Items go out as
+// {"prompt", "answer_a", "answer_b"}; each answer line is A, B or C (case and surrounding space
+// ignored); anything else is an error naming the program and the item's line in the batch.
+#pragma once
+
+#include "eval/judge.h"
+#include "eval/program_protocol.h"
+
+namespace prefer::eval {
+
+class ProgramJudge : public Judge {
+ public:
+  ProgramJudge(ProgramOptions program, size_t batch_size) : program_(std::move(program)), batch_size_(batch_size) {}
+  std::string identity() const override { return "cmd:" + program_.command; }
+  void judge(const std::vector<JudgeItem>& items, const std::function<void(size_t, Verdict)>& on_verdict) override;
+
+ private:
+  ProgramOptions program_;
+  size_t batch_size_;
+};
+
+}  // namespace prefer::eval
