@@ -22,6 +22,7 @@ OptionSet cpo_option_set() {
   s.add("alpha", T::Float, 0.0, "AlphaPO's alpha (reward (1 - p^-alpha)/alpha; 0 = log-prob reward)");
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "pairs"});
   add_lora_options(s);
+  add_judged_eval_options(s);
   return s;
 }
 

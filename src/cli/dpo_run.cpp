@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "cli/judged_eval.h"
 #include "cli/policy.h"
 #include "cli/run_reference.h"
 #include "cli/tokenizer_setup.h"
@@ -46,6 +47,7 @@ OptionSet dpo_option_set() {
   s.add("batch_layout", T::String, "prefix_shared", "prefix_shared (each prompt once) or concatenated (TRL's rows)");
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "pairs"});
   add_lora_options(s);
+  add_judged_eval_options(s);
   return s;
 }
 
@@ -119,6 +121,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
     return m;
   };
   policy.install(task);
+  task.extra_eval = make_judged_eval(o, policy.model(), text, targs.output_dir, out);
   task.fingerprint = run_fingerprint(o, source, data.hash);
 
   train::Trainer trainer(targs, task, train_set, eval_set.size() > 0 ? &eval_set : nullptr);

@@ -53,9 +53,15 @@ std::string samples_html(const std::vector<SampleRow>& samples, int64_t n, const
 void write_eval_outputs(const std::filesystem::path& dir, const Json& result, const std::vector<SampleRow>& samples, int64_t inspect) {
   if (!samples.empty()) {
     std::string jsonl;
-    for (const auto& s : samples)
-      jsonl += OrderedJson{{"prompt", s.prompt}, {"completion_model", s.completion_model}, {"completion_reference", s.completion_reference},
-                           {"verdict_ab", s.verdict_ab}, {"verdict_ba", s.verdict_ba}, {"outcome", s.outcome}}.dump() + "\n";
+    for (const auto& s : samples) {
+      OrderedJson j = {{"prompt", s.prompt}, {"completion_model", s.completion_model}, {"completion_reference", s.completion_reference},
+                       {"verdict_ab", s.verdict_ab}, {"verdict_ba", s.verdict_ba}, {"outcome", s.outcome}};
+      if (!std::isnan(s.score_model) || !std::isnan(s.score_reference)) {
+        j["score_model"] = std::isnan(s.score_model) ? OrderedJson() : OrderedJson(s.score_model);
+        j["score_reference"] = std::isnan(s.score_reference) ? OrderedJson() : OrderedJson(s.score_reference);
+      }
+      jsonl += j.dump() + "\n";
+    }
     write_file_atomic(dir / "samples.jsonl", jsonl);
     if (inspect > 0) write_file_atomic(dir / "samples.html", samples_html(samples, inspect, result));
   }
@@ -76,6 +82,10 @@ std::string eval_summary(const Json& r) {
     line("win rate 95% interval", fmt::format("{:.3f} - {:.3f}", r["win_rate_ci"][0].get<double>(), r["win_rate_ci"][1].get<double>()));
     line("adjusted / length-controlled", fmt::format("{:.3f} / {:.3f} (0.55-0.65: a real improvement)", r["adjusted_win_rate"].get<double>(),
                                                      r["length_controlled_win_rate"].get<double>()));
+    if (r.contains("single_score_model") && r["single_score_model"].is_number())
+      line("single-answer grade (1-10)", fmt::format("{:.2f} model, {} reference ({} grade errors)", r["single_score_model"].get<double>(),
+                                                      r["single_score_reference"].is_number() ? fmt::format("{:.2f}", r["single_score_reference"].get<double>()) : "-",
+                                                      r["single_grade_errors"].get<int64_t>()));
     line("mean length model / reference", fmt::format("{:.0f} / {:.0f} characters", r["mean_length_model"].get<double>(), r["mean_length_reference"].get<double>()));
   }
   if (r.contains("capability")) {

@@ -3,6 +3,7 @@
 // a person), and the summary printed at the end.
 #pragma once
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@ namespace prefer::cli {
 struct SampleRow {
   OrderedJson prompt;
   std::string question, completion_model, completion_reference, verdict_ab, verdict_ba, outcome;
+  double score_model = std::nan(""), score_reference = std::nan("");  // --judge_mode single
 };
 
 // Writes the files atomically (eval.json last, so its presence means the rest is complete).

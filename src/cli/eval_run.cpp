@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "eval/capability.h"
 #include "eval/http_judge.h"
 #include "eval/judge_cache.h"
+#include "eval/position_swap.h"
 #include "eval/program_judge.h"
 #include "eval/rm_judge.h"
 #include "eval/win_rate.h"
@@ -43,6 +45,8 @@ Loaded load(const std::string& path, const std::string& adapter, const std::stri
   return l;
 }
 
+}  // namespace
+
 std::unique_ptr<eval::Judge> make_judge(const EvalOptions& o, const fs::path& out_dir) {
   const std::string& j = o.judge;
   if (j.rfind("rm:", 0) == 0)
@@ -69,6 +73,8 @@ std::unique_ptr<eval::Judge> make_judge(const EvalOptions& o, const fs::path& ou
   }
   throw Error("'" + j + "' is not a judge: use rm:DIR, http:URL (or http with OPENAI_BASE_URL) or cmd:PROGRAM", {.field = "judge"});
 }
+
+namespace {
 
 Json preference_part(const EvalOptions& o, Loaded& m, Loaded* ref, std::vector<std::string>& warnings) {
   data::PreparedData pd = data::prepare_data(o.data, *m.text, o.flags.prepare_options());
@@ -128,6 +134,8 @@ void add_eval_options(CLI::App* cmd, EvalOptions& o) {
   cmd->add_option("--judge_retries", o.judge_retries, "Retries of a failed or unparseable HTTP judge call")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--judge_timeout", o.judge_timeout, "Seconds an HTTP judge call may take")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--command_timeout", o.command_timeout, "Seconds a judge program may take per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--judge_mode", o.judge_mode, "pairwise, or single: MT-Bench 1-10 grades of each answer as well (http or cmd judges)")
+      ->capture_default_str()->check(CLI::IsMember({"pairwise", "single"}));
   add_bool_option(cmd, "no_judge_cache", o.no_judge_cache, "Ask the judge again instead of reusing cached verdicts");
   o.sampling.max_new_tokens = 256;
   o.sampling.add_to(cmd);
@@ -157,6 +165,8 @@ Json run_eval(const EvalOptions& o, const fs::path& out_dir) {
   // Judge settings are checked before any model loads.
   std::unique_ptr<eval::Judge> judge;
   if (!o.prompts.empty()) judge = make_judge(o, out_dir);
+  if (judge && o.judge_mode == "single" && !judge->can_grade())
+    throw Error("needs an http: or cmd: judge; a reward model compares answers but does not grade them 1-10", {.field = "judge_mode"});
 
   Loaded m = load(o.model, o.adapter, "model", o.bf16);
   std::optional<Loaded> ref;
@@ -180,26 +190,33 @@ Json run_eval(const EvalOptions& o, const fs::path& out_dir) {
     };
     auto [rows, mine] = gen_for(m, "model answers");
     auto theirs = gen_for(*ref, "reference answers").second;
-    // Both orders: the model's answer as A, then as B.
-    std::vector<eval::JudgeItem> items;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      eval::JudgeItem it{prompt_value(rows[i].row), prompt_question(rows[i].row), mine[i].text, theirs[i].text};
-      items.push_back(it);
-      std::swap(it.answer_a, it.answer_b);
-      items.push_back(it);
-    }
+    std::vector<eval::Matchup> matchups;
+    for (size_t i = 0; i < rows.size(); ++i)
+      matchups.push_back({prompt_value(rows[i].row), prompt_question(rows[i].row), mine[i].text, theirs[i].text});
     eval::JudgeCache cache(o.no_judge_cache ? fs::path() : data::default_cache_dir() / "judge" / "verdicts.jsonl");
-    std::vector<eval::Verdict> v = eval::judge_cached(*judge, cache, items);
-    std::vector<eval::Outcome> outcomes;
-    std::vector<double> len_m, len_r;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      outcomes.push_back(eval::combine(v[2 * i], v[2 * i + 1]));
-      len_m.push_back(static_cast<double>(mine[i].text.size()));
-      len_r.push_back(static_cast<double>(theirs[i].text.size()));
-      samples.push_back({prompt_value(rows[i].row), prompt_question(rows[i].row), mine[i].text, theirs[i].text, eval::verdict_name(v[2 * i]),
-                         eval::verdict_name(v[2 * i + 1]), eval::outcome_name(outcomes.back())});
+    eval::PositionSwapResult judged = eval::judge_position_swapped(*judge, cache, matchups);
+    for (size_t i = 0; i < rows.size(); ++i)
+      samples.push_back({matchups[i].prompt, matchups[i].question, mine[i].text, theirs[i].text, eval::verdict_name(judged.model_first[i]),
+                         eval::verdict_name(judged.model_second[i]), eval::outcome_name(judged.outcomes[i])});
+    const eval::WinRate& w = judged.summary;
+    if (o.judge_mode == "single") {
+      // MT-Bench's single-answer grading of both answers to every prompt, beside the pairwise verdicts.
+      std::vector<eval::JudgeItem> items;
+      for (const auto& mu : matchups) items.push_back({mu.prompt, mu.question, mu.model_answer, ""});
+      for (const auto& mu : matchups) items.push_back({mu.prompt, mu.question, mu.reference_answer, ""});
+      std::vector<double> g = eval::grade_cached(*judge, cache, items);
+      double sm = 0, sr = 0;
+      int64_t nm = 0, nr = 0;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        samples[i].score_model = g[i];
+        samples[i].score_reference = g[rows.size() + i];
+        if (!std::isnan(g[i])) sm += g[i], ++nm;
+        if (!std::isnan(g[rows.size() + i])) sr += g[rows.size() + i], ++nr;
+      }
+      result["single_score_model"] = nm ? Json(sm / static_cast<double>(nm)) : Json();
+      result["single_score_reference"] = nr ? Json(sr / static_cast<double>(nr)) : Json();
+      result["single_grade_errors"] = static_cast<int64_t>(2 * rows.size()) - nm - nr;
     }
-    eval::WinRate w = eval::summarize(outcomes, len_m, len_r);
     result["win_rate"] = w.win_rate;
     result["tie_rate"] = w.tie_rate;
     result["loss_rate"] = w.loss_rate;
@@ -244,7 +261,7 @@ Json run_eval(const EvalOptions& o, const fs::path& out_dir) {
   }
 
   Json settings = {{"model", m.source.describe()}, {"reference", ref ? ref->source.describe() : ""}, {"judge", o.judge},
-                   {"judge_model", o.judge_model}, {"judge_template", o.judge_template}, {"beta", o.beta},
+                   {"judge_model", o.judge_model}, {"judge_template", o.judge_template}, {"judge_mode", o.judge_mode}, {"beta", o.beta},
                    {"reference_free", o.reference_free}, {"generation", o.sampling.to_json()}, {"rm_tie_margin", o.rm_tie_margin}, {"mc_normalize", o.mc_normalize}, {"max_regression", o.max_regression}};
   result["settings"] = settings;
   result["data"] = data_hashes;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/judged_eval.h"
 #include "cli/policy.h"
 #include "cli/run_reference.h"
 #include "cli/tokenizer_setup.h"
@@ -39,6 +40,7 @@ OptionSet kto_option_set() {
         "One reference pass before training (completions and KL rows), cached on disk; the step never runs the reference");
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "examples"});
   add_lora_options(s);
+  add_judged_eval_options(s);
   return s;
 }
 
@@ -108,6 +110,7 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
   train::TrainingTask task;
   recipe.install(task);
   policy.install(task);
+  task.extra_eval = make_judged_eval(o, policy.model(), text, targs.output_dir, out);
   task.fingerprint = run_fingerprint(o, source, data.hash);
   train::Trainer trainer(targs, task, data.train, data.eval.size() > 0 ? &data.eval : nullptr);
 

@@ -15,6 +15,7 @@ OptionSet orpo_option_set() {
   s.add("beta", OptType::Float, 0.1, "λ: the weight of the odds-ratio term against the NLL (the paper's lambda, 0.1)");
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "pairs"});
   add_lora_options(s);
+  add_judged_eval_options(s);
   return s;
 }
 

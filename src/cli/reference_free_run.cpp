@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/judged_eval.h"
 #include "cli/policy.h"
 #include "cli/tokenizer_setup.h"
 #include "cli/train_options.h"
@@ -55,6 +56,7 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
   train::TrainingTask task;
   recipe.install(task);
   policy.install(task);
+  task.extra_eval = make_judged_eval(o, policy.model(), tok.text, targs.output_dir, out);
   save_tokenizer_choices(task, tok);
   task.fingerprint = run_fingerprint(o, source, data.hash);
   train::Trainer trainer(targs, task, data.train, data.eval.size() > 0 ? &data.eval : nullptr);

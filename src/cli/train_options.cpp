@@ -56,6 +56,17 @@ void add_training_options(OptionSet& s, const TrainingDefaults& d) {
   s.add("group_by_length", T::Bool, true, "Batch examples of similar length (less padding)");
   s.add("pad_to_multiple_of", T::Int, nullptr, "Pad each batch's length to a multiple of this");
   s.add("chunk_tokens", T::Int, 1024, "Scored positions per LM-head chunk (memory vs speed)");
+  s.add("metric_for_best_model", T::String, nullptr, "Eval metric (eval_loss, eval_win_rate, ...) whose best model final/ holds");
+  s.add("greater_is_better", T::Bool, nullptr, "For metric_for_best_model (default: true unless it ends in loss)");
+}
+
+void add_judged_eval_options(OptionSet& s) {
+  using T = OptType;
+  s.add("eval_prompts", T::String, nullptr, "Prompts for a judged win rate against the starting model at every evaluation");
+  s.add("judge", T::String, nullptr, "With eval_prompts: rm:DIR, http:URL or cmd:PROGRAM (as prefer eval)");
+  s.add("judge_model", T::String, nullptr, "Model name sent to an HTTP judge");
+  s.add("judge_template", T::String, nullptr, "File replacing the pairwise judge prompt");
+  s.add("eval_max_new_tokens", T::Int, 128, "Answer length at most for eval_prompts (greedy)");
 }
 
 void add_lora_options(OptionSet& s) {
@@ -131,6 +142,8 @@ train::TrainerArgs trainer_args(const Json& o, const std::string& command) {
   a.group_by_length = get<bool>(o, "group_by_length");
   a.resume_from_checkpoint = opt<std::string>(o, "resume_from_checkpoint").value_or("");
   a.ignore_resume_mismatch = get<bool>(o, "ignore_resume_mismatch");
+  a.metric_for_best_model = opt<std::string>(o, "metric_for_best_model").value_or("");
+  a.greater_is_better = opt<bool>(o, "greater_is_better");
   a.validate();
   if (get<int64_t>(o, "chunk_tokens") < 1) throw Error("must be >= 1", {.field = "chunk_tokens"});
   if (auto m = opt<int64_t>(o, "pad_to_multiple_of"); m && *m < 1) throw Error("must be >= 1", {.field = "pad_to_multiple_of"});

@@ -42,6 +42,8 @@ struct TrainingDefaults {
 void add_model_data_options(OptionSet& s, const ModelDataDefaults& d);
 void add_training_options(OptionSet& s, const TrainingDefaults& d);
 void add_lora_options(OptionSet& s);
+// The judged win rate during training (--eval_prompts, --judge, ...): cli/judged_eval.h.
+void add_judged_eval_options(OptionSet& s);
 
 // Readers of resolved options (OptionSet::resolve()).
 template <class T>

@@ -5,6 +5,8 @@
 // still fails is an error naming the URL and the last HTTP status.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "eval/judge.h"
@@ -30,9 +32,15 @@ class HttpJudge : public Judge {
   explicit HttpJudge(HttpJudgeOptions options);
   std::string identity() const override;
   void judge(const std::vector<JudgeItem>& items, const std::function<void(size_t, Verdict)>& on_verdict) override;
+  void grade(const std::vector<JudgeItem>& items, const std::function<void(size_t, double)>& on_score) override;
+  bool can_grade() const override { return true; }
 
  private:
-  Verdict judge_one(const JudgeItem& item) const;
+  // One chat call, retried: the reply `usable` accepts; none when every answered try was unusable.
+  // Throws when the endpoint never answered (or refused with a 4xx).
+  std::optional<std::string> ask(const std::string& system, const std::string& user, const std::function<bool(const std::string&)>& usable) const;
+  // Runs work(i) for i in [0, n) on `concurrency` threads; each returns its report, run under a lock.
+  void for_each_concurrently(size_t n, const std::function<std::function<void()>(size_t)>& work) const;
   HttpJudgeOptions opt_;
   std::string scheme_host_port_, path_prefix_;
 };

@@ -1,6 +1,10 @@
 #include "eval/judge.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <limits>
+
+#include "util/error.h"
 
 namespace prefer::eval {
 
@@ -16,6 +20,30 @@ const char* const kPairwiseUserTemplate =
     "[User Question]\n{question}\n\n"
     "[Assistant A's Answer]\n{answer_a}\n[End of Assistant A's Answer]\n\n"
     "[Assistant B's Answer]\n{answer_b}\n[End of Assistant B's Answer]";
+
+const char* const kSingleSystemPrompt =
+    "You grade one AI assistant's answer to a user question. Weigh correctness first, then helpfulness, relevance, "
+    "honesty about uncertainty, and clarity; length is not a merit in itself. Explain your grade in a few sentences, "
+    "then give it on the last line as a number from 1 (useless) to 10 (excellent) in exactly this form: Rating: [[5]]";
+
+const char* const kSingleUserTemplate = "[User Question]\n{question}\n\n[Assistant's Answer]\n{answer}\n[End of Assistant's Answer]";
+
+void Judge::grade(const std::vector<JudgeItem>&, const std::function<void(size_t, double)>&) {
+  throw Error("this judge cannot grade single answers: --judge_mode single needs an http: or cmd: judge", {.field = "judge_mode"});
+}
+
+double parse_bracketed_score(const std::string& reply) {
+  double last = std::numeric_limits<double>::quiet_NaN();
+  for (size_t open = reply.find("[["); open != std::string::npos; open = reply.find("[[", open + 2)) {
+    const size_t close = reply.find("]]", open + 2);
+    if (close == std::string::npos) break;
+    const std::string inner = reply.substr(open + 2, close - open - 2);
+    char* stop = nullptr;
+    const double v = std::strtod(inner.c_str(), &stop);
+    if (!inner.empty() && stop == inner.c_str() + inner.size() && v >= 1 && v <= 10) last = v;
+  }
+  return last;
+}
 
 Verdict parse_bracketed_verdict(const std::string& reply) {
   size_t best = std::string::npos;
@@ -41,6 +69,7 @@ std::string fill_template(const std::string& templ, const JudgeItem& item) {
     if (rest.rfind("{question}", 0) == 0) out += item.question, pos = at + 10;
     else if (rest.rfind("{answer_a}", 0) == 0) out += item.answer_a, pos = at + 10;
     else if (rest.rfind("{answer_b}", 0) == 0) out += item.answer_b, pos = at + 10;
+    else if (rest.rfind("{answer}", 0) == 0) out += item.answer_a, pos = at + 8;
     else out += '{', pos = at + 1;
   }
   out.append(templ, std::min(pos, templ.size()), std::string::npos);

@@ -1,5 +1,7 @@
 #include "eval/judge_cache.h"
 
+#include <cmath>
+
 #include "util/error.h"
 #include "util/file.h"
 #include "util/hash.h"
@@ -32,6 +34,7 @@ JudgeCache::JudgeCache(fs::path file) : file_(std::move(file)) {
       try {
         Json j = Json::parse(text.substr(pos, end - pos));
         if (auto v = verdict_from(j.value("verdict", ""))) verdicts_[j.value("key", "")] = *v;
+        if (j.contains("score") && j["score"].is_number()) scores_[j.value("key", "")] = j["score"].get<double>();
       } catch (const std::exception&) {
       }
       pos = end + 1;
@@ -62,8 +65,27 @@ void JudgeCache::put(const std::string& key, Verdict v) {
   if (v == Verdict::Error) return;
   std::lock_guard lock(mu_);
   verdicts_[key] = v;
+  append({{"key", key}, {"verdict", verdict_name(v)}});
+}
+
+std::optional<double> JudgeCache::get_score(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = scores_.find(key);
+  if (it == scores_.end()) return std::nullopt;
+  ++hits_;
+  return it->second;
+}
+
+void JudgeCache::put_score(const std::string& key, double score) {
+  if (std::isnan(score)) return;
+  std::lock_guard lock(mu_);
+  scores_[key] = score;
+  append({{"key", key}, {"score", score}});
+}
+
+void JudgeCache::append(const Json& j) {
   if (out_ == nullptr) return;
-  const std::string line = Json{{"key", key}, {"verdict", verdict_name(v)}}.dump() + "\n";
+  const std::string line = j.dump() + "\n";
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fflush(out_);
 }
@@ -87,6 +109,31 @@ std::vector<Verdict> judge_cached(Judge& judge, JudgeCache& cache, const std::ve
     judge.judge(todo, [&](size_t k, Verdict v) {
       out[where[k]] = v;
       cache.put(keys[where[k]], v);
+    });
+  return out;
+}
+
+std::vector<double> grade_cached(Judge& judge, JudgeCache& cache, const std::vector<JudgeItem>& items) {
+  std::vector<double> out(items.size(), std::nan(""));
+  std::vector<JudgeItem> todo;
+  std::vector<size_t> where;
+  std::vector<std::string> keys(items.size());
+  const std::string id = judge.identity() + "|single";
+  for (size_t i = 0; i < items.size(); ++i) {
+    JudgeItem one = items[i];
+    one.answer_b.clear();
+    keys[i] = JudgeCache::key(id, one);
+    if (auto v = cache.get_score(keys[i])) {
+      out[i] = *v;
+    } else {
+      todo.push_back(items[i]);
+      where.push_back(i);
+    }
+  }
+  if (!todo.empty())
+    judge.grade(todo, [&](size_t k, double v) {
+      out[where[k]] = v;
+      cache.put_score(keys[where[k]], v);
     });
   return out;
 }

@@ -26,6 +26,9 @@ class JudgeCache {
   static std::string key(const std::string& identity, const JudgeItem& item);
   std::optional<Verdict> get(const std::string& key) const;
   void put(const std::string& key, Verdict v);  // thread-safe
+  // Single-answer grades (1-10), kept beside the verdicts.
+  std::optional<double> get_score(const std::string& key) const;
+  void put_score(const std::string& key, double score);
   int64_t hits() const { return hits_; }
 
  private:
@@ -33,11 +36,16 @@ class JudgeCache {
   std::FILE* out_ = nullptr;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Verdict> verdicts_;
+  std::unordered_map<std::string, double> scores_;
+  void append(const Json& line);
   mutable int64_t hits_ = 0;
 };
 
 // Judges `items` through `cache`: cached verdicts are used, the rest asked of `judge` and stored as
 // they arrive. Returns one verdict per item.
 std::vector<Verdict> judge_cached(Judge& judge, JudgeCache& cache, const std::vector<JudgeItem>& items);
+
+// The same for single-answer grades of each item's answer_a (NaN where none could be parsed).
+std::vector<double> grade_cached(Judge& judge, JudgeCache& cache, const std::vector<JudgeItem>& items);
 
 }  // namespace prefer::eval

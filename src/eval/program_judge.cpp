@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 #include "util/error.h"
 
@@ -23,6 +24,23 @@ void ProgramJudge::judge(const std::vector<JudgeItem>& items, const std::functio
         throw Error("answered '" + lines[k].substr(0, 80) + "' on line " + std::to_string(k + 1) + " of its output; a judge answers A, B or C",
                     {.line = static_cast<int64_t>(k + 1), .field = "judge program '" + program_.command + "'"});
       on_verdict(start + k, v);
+    }
+  }
+}
+
+void ProgramJudge::grade(const std::vector<JudgeItem>& items, const std::function<void(size_t, double)>& on_score) {
+  for (size_t start = 0; start < items.size(); start += batch_size_) {
+    const size_t end = std::min(items.size(), start + batch_size_);
+    std::vector<OrderedJson> batch;
+    for (size_t i = start; i < end; ++i) batch.push_back({{"prompt", items[i].prompt}, {"answer", items[i].answer_a}});
+    std::vector<std::string> lines = run_protocol_batch(program_, batch);
+    for (size_t k = 0; k < lines.size(); ++k) {
+      char* stop = nullptr;
+      const double v = std::strtod(lines[k].c_str(), &stop);
+      if (lines[k].empty() || *stop != '\0' || !(v >= 1 && v <= 10))
+        throw Error("answered '" + lines[k].substr(0, 80) + "' on line " + std::to_string(k + 1) + " of its output; a grade is a number from 1 to 10",
+                    {.line = static_cast<int64_t>(k + 1), .field = "judge program '" + program_.command + "'"});
+      on_score(start + k, v);
     }
   }
 }

@@ -35,7 +35,7 @@ std::pair<std::vector<double>, std::vector<double>> RmJudge::scores(const std::v
     std::string jsonl;
     for (size_t i = 0; i < items.size(); ++i) {
       const JudgeItem& it = items[i];
-      if (it.prompt.is_array() != chat) continue;
+      if (it.prompt.is_array() != chat || it.answer_a == it.answer_b) continue;  // the same answer scores the same: a tie
       which.push_back(i);
       auto side = [&](const std::string& answer) {
         return chat ? OrderedJson::array({{{"role", "assistant"}, {"content", answer}}}) : OrderedJson(answer);

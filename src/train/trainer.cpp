@@ -171,6 +171,7 @@ std::vector<std::string> fingerprint_changes(const Json& saved, const Json& now)
 
 Json Trainer::evaluate() {
   Json out = Json::object();
+  if (task_.extra_eval) out = task_.extra_eval();
   if (eval_ == nullptr || eval_->size() == 0) return out;
   at::NoGradGuard no_grad;
   data::SamplerOptions so{.batch_size = args_.per_device_eval_batch_size, .shuffle = false, .group_by_length = false};
@@ -291,6 +292,37 @@ TrainResult Trainer::train() {
     return batches[static_cast<size_t>(cursor++)];
   };
 
+  // ---- the best model so far (metric_for_best_model), in best_model/ with its step and value ----------
+  const std::string& metric = args_.metric_for_best_model;
+  const bool can_eval = (eval_ != nullptr && eval_->size() > 0) || task_.extra_eval;
+  if (!metric.empty() && !can_eval)
+    throw Error("needs an evaluation to rank models by: eval data (--eval_data or --eval_split) or --eval_prompts with a judge",
+                {.field = "metric_for_best_model"});
+  const bool greater = args_.greater_is_better.value_or(!(metric.size() >= 4 && metric.compare(metric.size() - 4, 4, "loss") == 0));
+  const fs::path best_dir = out_dir / "best_model";
+  std::optional<double> best_value;
+  if (ck.empty()) {
+    fs::remove_all(best_dir);  // a fresh run: an earlier attempt's best model is not this run's
+  } else if (!metric.empty() && fs::exists(best_dir / "best_state.json")) {
+    best_value = read_json_file(best_dir / "best_state.json").at("value").get<double>();
+  }
+  auto consider_best = [&](const Json& e, int64_t at_step) {
+    if (metric.empty()) return;
+    const std::string key = e.contains(metric) ? metric : "eval_" + metric;
+    if (!e.contains(key)) {
+      std::vector<std::string> names;
+      for (auto it = e.begin(); it != e.end(); ++it) names.push_back(it.key());
+      throw Error("'" + metric + "' is not an eval metric of this run; it has " + join(names, ", "), {.field = "metric_for_best_model"});
+    }
+    const double v = e[key].get<double>();
+    if (best_value && !(greater ? v > *best_value : v < *best_value)) return;
+    AtomicDirectory d(best_dir);
+    task_.save_final(d.staging());
+    write_json_file(d.staging() / "best_state.json", {{"step", at_step}, {"metric", key}, {"value", v}, {"greater_is_better", greater}});
+    d.commit();
+    best_value = v;
+  };
+
   ProgressBar bar(total_steps_, {.label = "train", .unit = "steps", .tty = args_.show_progress && stdout_is_terminal(),
                                  .plain_interval_s = 30}, std::cout);
   Stopwatch clock;
@@ -376,11 +408,12 @@ TrainResult Trainer::train() {
       emit(row);
       window = Window{};
     }
-    if (eval_ != nullptr && eval_->size() > 0 && (step % eval_every == 0 || last)) {
+    if (can_eval && (step % eval_every == 0 || last)) {
       Json e = evaluate();
       std::vector<std::pair<std::string, double>> values;
       for (auto it = e.begin(); it != e.end(); ++it) values.push_back({it.key(), it.value().get<double>()});
       emit(make_log_row(step, static_cast<double>(step) / static_cast<double>(steps_per_epoch_), values));
+      consider_best(e, step);
     }
     if (stop)
       throw Error("training stopped at step " + std::to_string(step) + ": " + result.warnings.back().message,
@@ -408,7 +441,15 @@ TrainResult Trainer::train() {
   result.seconds = elapsed_before + clock.seconds();
   result.final_dir = out_dir / "final";
   AtomicDirectory final_dir(out_dir / "final");
-  task_.save_final(final_dir.staging());
+  if (!metric.empty() && fs::exists(best_dir / "best_state.json")) {
+    // As transformers' load_best_model_at_end: final/ is the best evaluated model, not the last.
+    for (const auto& e : fs::directory_iterator(best_dir)) fs::copy(e.path(), final_dir.staging() / e.path().filename(), fs::copy_options::recursive);
+    const Json b = read_json_file(best_dir / "best_state.json");
+    std::cout << fmt::format("final/ holds the best model by {}: step {} ({:.4f})\n", b["metric"].get<std::string>(), b["step"].get<int64_t>(),
+                             b["value"].get<double>());
+  } else {
+    task_.save_final(final_dir.staging());
+  }
   if (model_card_) write_file_atomic(final_dir.staging() / "README.md", model_card_(result));
   final_dir.commit();
   return result;

@@ -50,6 +50,11 @@ struct TrainerArgs {
   bool group_by_length = true;
   std::string resume_from_checkpoint;  // a checkpoint folder, or "latest"
   bool ignore_resume_mismatch = false;  // resume even when the fingerprint (model, data, options) differs
+  // transformers' load_best_model_at_end, always on when set: the eval metric (with or without its eval_
+  // prefix) whose best value's model final/ holds; kept in best_model/ as training goes. greater_is_better
+  // unset: true unless the metric ends in "loss".
+  std::string metric_for_best_model;
+  std::optional<bool> greater_is_better;
   bool show_progress = true;
   std::string command = "prefer";       // how the user started the run ("prefer sft"), for resume hints
 

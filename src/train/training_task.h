@@ -62,6 +62,9 @@ struct TrainingTask {
   std::function<void(const std::filesystem::path& dir)> load_checkpoint;
   // The run's result in final/ (an HF model folder or a PEFT adapter folder).
   std::function<void(const std::filesystem::path& dir)> save_final;
+  // More eval_ metrics computed by the command at every evaluation (the judged win rate of
+  // --eval_prompts); evaluations happen on its account even without an eval dataset.
+  std::function<Json()> extra_eval;
   // What a resumed run must share with the run that wrote the checkpoint: name -> value (hashes of the
   // model and data files, the options that change the numbers). Stored in trainer_state.json.
   Json fingerprint = Json::object();

@@ -17,11 +17,13 @@ std::string fixture_model(const char* name) { return test::fixture(std::string("
 
 // A scripted judge with known rules: a prompt holding "[tie]" gets C, one holding "[first]" gets A
 // whatever the order (position bias: inconsistent, so a tie), any other the longer answer in UTF-8
-// bytes (C when equal).
+// bytes (C when equal). Single grading: 1 + (the answer's UTF-8 bytes mod 10).
 void write_judge(const fs::path& file) {
   test::write_bytes(file, R"(import readline from "node:readline";
 readline.createInterface({ input: process.stdin }).on("line", (l) => {
-  const o = JSON.parse(l), a = Buffer.byteLength(o.answer_a), b = Buffer.byteLength(o.answer_b);
+  const o = JSON.parse(l);
+  if (o.answer !== undefined) return console.log(1 + (Buffer.byteLength(o.answer) % 10));
+  const a = Buffer.byteLength(o.answer_a), b = Buffer.byteLength(o.answer_b);
   const p = typeof o.prompt === "string" ? o.prompt : JSON.stringify(o.prompt);
   console.log(p.includes("[tie]") ? "C" : p.includes("[first]") ? "A" : a > b ? "A" : b > a ? "B" : "C");
 });
@@ -107,6 +109,35 @@ TEST(EvalE2E, ScriptedJudgeBookkeepingCacheAndSamples) {
   EXPECT_EQ(read_json_file(tmp / "out" / "eval.json")["judge_cache_hits"], 0);
 }
 
+TEST(EvalE2E, SingleAnswerGradesBesideThePairwiseVerdicts) {
+  test::TempDir tmp;
+  write_judge(tmp / "judge.mjs");
+  test::write_bytes(tmp / "prompts.jsonl", R"({"prompt": "Tell me about cats"})" "\n" R"({"prompt": "Count to three"})" "\n");
+  auto r = test::run_prefer("eval --threads 1 --model " + fixture_model("llama-tiny") + " --reference " + fixture_model("qwen2-tiny") +
+                            " --prompts " + (tmp / "prompts.jsonl").string() + " --judge 'cmd:node " + (tmp / "judge.mjs").string() +
+                            "' --judge_mode single --no_judge_cache --max_new_tokens 8 --output_dir " + (tmp / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Json e = read_json_file(tmp / "out" / "eval.json");
+  double sm = 0, sr = 0;
+  for (const auto& row : read_jsonl_file(tmp / "out" / "samples.jsonl")) {
+    const Json& v = row.value;
+    const double m = 1 + static_cast<double>(v["completion_model"].get<std::string>().size() % 10);
+    const double ref = 1 + static_cast<double>(v["completion_reference"].get<std::string>().size() % 10);
+    EXPECT_EQ(v["score_model"].get<double>(), m);
+    EXPECT_EQ(v["score_reference"].get<double>(), ref);
+    sm += m / 2, sr += ref / 2;
+  }
+  EXPECT_DOUBLE_EQ(e["single_score_model"].get<double>(), sm);
+  EXPECT_DOUBLE_EQ(e["single_score_reference"].get<double>(), sr);
+  EXPECT_EQ(e["single_grade_errors"], 0);
+  EXPECT_EQ(e["judged"], 2);
+  auto rm = test::run_prefer("eval --model " + fixture_model("llama-tiny") + " --reference " + fixture_model("llama-tiny") + " --prompts " +
+                             (tmp / "prompts.jsonl").string() + " --judge rm:" + fixture_model("llama-tiny-rm") +
+                             " --judge_mode single --max_new_tokens 2 --output_dir " + (tmp / "rm").string());
+  EXPECT_NE(rm.exit_code, 0);
+  EXPECT_NE(rm.output.find("needs an http: or cmd: judge"), std::string::npos) << rm.output;
+}
+
 TEST(EvalE2E, RewardModelJudgeAgreesWithPreferScore) {
   // The rm: judge's verdicts equal prefer score's comparison of the same answers, in both orders.
   test::TempDir tmp;
@@ -134,6 +165,12 @@ TEST(EvalE2E, RewardModelJudgeAgreesWithPreferScore) {
     EXPECT_EQ(v["verdict_ba"], model_second) << i;
     EXPECT_EQ(v["outcome"], c > rj ? "win" : c < rj ? "loss" : "tie") << i;
   }
+  // The same model on both sides: identical answers are ties, not an error about identical pairs.
+  auto same = test::run_prefer("eval --threads 1 --model " + fixture_model("llama-tiny") + " --reference " + fixture_model("llama-tiny") +
+                               " --prompts " + (tmp / "prompts.jsonl").string() + " --judge rm:" + fixture_model("llama-tiny-rm") +
+                               " --no_judge_cache --max_new_tokens 4 --output_dir " + (tmp / "same").string());
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_EQ(read_json_file(tmp / "same" / "eval.json")["tie_rate"], 1.0);
 }
 
 TEST(EvalE2E, HeldOutAccuracyAndCapability) {
@@ -221,6 +258,48 @@ TEST(EvalE2E, BadInputIsNamed) {
   EXPECT_NE(bad_mc.output.find("mc.jsonl:1: 'answer': points past"), std::string::npos) << bad_mc.output;
   auto nothing = test::run_prefer(base);
   EXPECT_NE(nothing.output.find("nothing to evaluate"), std::string::npos) << nothing.output;
+}
+
+}  // namespace prefer
+
+namespace prefer {
+
+TEST(EvalE2E, WinRateDuringTrainingKeepsTheBestModel) {
+  // DPO with --eval_prompts and a scripted judge (the longer answer wins): every evaluation logs the win
+  // rate against the starting model, and final/ is the adapter of the evaluation with the highest one.
+  test::TempDir tmp;
+  test::write_prefs(tmp / "p.jsonl", 16);
+  write_judge(tmp / "judge.mjs");
+  test::write_bytes(tmp / "prompts.jsonl", R"({"prompt": "Tell me about cats"})" "\n" R"({"prompt": "Count to three"})" "\n"
+                                           R"({"prompt": "What is 2 + 2?"})" "\n");
+  auto r = test::run_prefer_env("PREFER_CACHE_DIR=" + (tmp / "cache").string() + " ",
+                                "dpo --threads 1 --model " + fixture_model("llama-tiny") + " --data " + (tmp / "p.jsonl").string() +
+                                " --per_device_train_batch_size 4 --learning_rate 5e-3 --max_steps 8 --eval_steps 2 --logging_steps 2 --use_peft"
+                                " --lora_r 4 --seed 5 --eval_prompts " + (tmp / "prompts.jsonl").string() + " --judge 'cmd:node " +
+                                (tmp / "judge.mjs").string() + "' --eval_max_new_tokens 12 --metric_for_best_model eval_win_rate --output_dir " +
+                                (tmp / "run").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::pair<int64_t, double>> evals;
+  for (const Json& row : test::metrics_rows(tmp / "run"))
+    if (row.contains("eval_win_rate")) {
+      evals.push_back({row["step"].get<int64_t>(), row["eval_win_rate"].get<double>()});
+      EXPECT_NEAR(row["eval_win_rate"].get<double>() + row["eval_tie_rate"].get<double>() + row["eval_loss_rate"].get<double>(), 1.0, 1e-9);
+    }
+  ASSERT_EQ(evals.size(), 4u);  // steps 2, 4, 6, 8
+  auto best = evals[0];
+  for (const auto& e : evals)
+    if (e.second > best.second) best = e;  // the first of equal values stays
+  Json state = read_json_file(tmp / "run" / "best_model" / "best_state.json");
+  EXPECT_EQ(state["step"], best.first);
+  EXPECT_DOUBLE_EQ(state["value"].get<double>(), best.second);
+  EXPECT_EQ(read_file(tmp / "run" / "final" / "adapter_model.safetensors"), read_file(tmp / "run" / "best_model" / "adapter_model.safetensors"));
+  EXPECT_TRUE(fs::exists(tmp / "run" / "eval_prompts_reference.jsonl"));
+  EXPECT_NE(r.output.find("final/ holds the best model by eval_win_rate"), std::string::npos) << r.output;
+
+  auto no_eval = test::run_prefer("dpo --model " + fixture_model("llama-tiny") + " --data " + (tmp / "p.jsonl").string() +
+                                  " --max_steps 1 --metric_for_best_model eval_win_rate --output_dir " + (tmp / "run2").string());
+  EXPECT_NE(no_eval.exit_code, 0);
+  EXPECT_NE(no_eval.output.find("needs an evaluation to rank models by"), std::string::npos) << no_eval.output;
 }
 
 }  // namespace prefer

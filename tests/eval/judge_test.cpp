@@ -2,6 +2,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "eval/http_judge.h"
@@ -35,6 +36,22 @@ TEST(Judge, BracketedVerdictsAndTemplates) {
   JudgeItem it{"", "Q {answer_a}", "x {question}", "y"};
   // Placeholders inside the texts are not expanded again.
   EXPECT_EQ(fill_template("{question}|{answer_a}|{answer_b}|{other}", it), "Q {answer_a}|x {question}|y|{other}");
+}
+
+TEST(Judge, SingleGradesAreParsedWithinOneToTen) {
+  EXPECT_EQ(parse_bracketed_score("Clear and correct. Rating: [[8]]"), 8.0);
+  EXPECT_EQ(parse_bracketed_score("Format [[5]]. Rating: [[7.5]]"), 7.5);
+  EXPECT_EQ(parse_bracketed_score("Rating: [[7]] then [[A]]"), 7.0);
+  EXPECT_TRUE(std::isnan(parse_bracketed_score("Rating: [[11]]")));
+  EXPECT_TRUE(std::isnan(parse_bracketed_score("Rating: 7")));
+  JudgeItem it{"", "Q", "ans", ""};
+  EXPECT_EQ(fill_template(kSingleUserTemplate, it), "[User Question]\nQ\n\n[Assistant's Answer]\nans\n[End of Assistant's Answer]");
+  ProgramJudge j({.command = "cat > /dev/null; printf '3\\n9.5\\n'"}, 8);
+  std::vector<double> g(2);
+  j.grade(items(2), [&](size_t i, double v) { g[i] = v; });
+  EXPECT_EQ(g, (std::vector<double>{3.0, 9.5}));
+  ProgramJudge bad({.command = "cat > /dev/null; printf '3\\n12\\n'"}, 8);
+  EXPECT_ERROR_WITH(bad.grade(items(2), [](size_t, double) {}), "'12' on line 2", "from 1 to 10");
 }
 
 TEST(Judge, ProgramJudgeSpeaksTheProtocol) {
@@ -106,6 +123,12 @@ TEST(Judge, HttpJudgeRetriesThenReportsTheUrlAndStatus) {
   HttpJudge j(o);
   EXPECT_EQ(run(j, items(1)), std::vector<Verdict>{Verdict::B});
   EXPECT_EQ(calls.load(), 3);
+  // An unparseable reply is retried, then reported as a judge error (not a failure of the run).
+  calls = 100;
+  auto q = items(1);
+  q[0].question = "other";
+  EXPECT_EQ(run(j, q), std::vector<Verdict>{Verdict::Error});
+  EXPECT_EQ(calls.load(), 100 + 1 + o.retries);
   server.stop();
   t.join();
   // Nothing listens there now.
