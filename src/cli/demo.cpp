@@ -1,29 +1,23 @@
-// `prefer demo`: the whole story on 2 CPU cores, with nothing to download.
+// `prefer demo`: the seed's whole story on 2 CPU cores, with nothing to download, told with the commands
+// a user types (each stage runs as `prefer <command>`, printed before it runs).
 //
-// A tiny model that ships with the project, a preference set generated here (deterministically): the
-// model should admit uncertainty on questions nobody can answer and answer plainly when it can. The
-// tour checks the data, measures how often the starting model prefers the chosen response on held-out
-// pairs, runs DPO with LoRA, shows margins and accuracy rising and any warning, and measures the
-// held-out preference again with the trained adapter.
-#include <ATen/ATen.h>
+// A tiny Llama-architecture model that ships with the project (random weights) first learns, by SFT on
+// generated question/answer text, to answer in two styles: concise and honest ("I am not sure." where
+// nobody can know, "It is 59." for sums) and verbose and overconfident, the second three times as often,
+// so that it mostly answers the wrong way: a model that knows its facts but lacks judgment. A reward
+// model learns from pairs which style people prefer; DPO aligns the SFT model towards it. prefer eval
+// then shows held-out questions answered before (SFT) and after (DPO), the held-out preference accuracy,
+// and the win rate against the SFT model judged by the reward model with positions swapped.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/dpo_run.h"
 #include "cli/model_summary.h"
-#include "data/pipeline.h"
-#include "data/sampler.h"
-#include "data/validate.h"
-#include "model/loader.h"
-#include "model/lora.h"
 #include "model/runtime.h"
-#include "train/metrics_log.h"
-#include "train/batch_logps.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json.h"
 
 #ifndef PREFER_FIXTURE_DIR
 #error "PREFER_FIXTURE_DIR must point at tests/fixtures (set by CMake)"
@@ -34,46 +28,67 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Pairs in two kinds, as the brief's users want: "I am not sure" where nobody can know (tomorrow's
-// temperature), a plain answer where one exists (sums). The same two response shapes appear on both
-// sides ("It is N." and "I am not sure."), so an untrained model, which cannot tell the questions apart,
-// prefers the chosen response about half the time; only learning the context can do better.
-std::string demo_pairs(int n, int offset) {
+// Even questions nobody can answer (next week's temperature), odd ones plain sums; each with a good
+// answer (concise, honest) and a bad one (verbose, overconfident; both bad answers begin alike).
+struct Question {
+  std::string prompt, good, bad;
+};
+
+Question question(int i) {
   const char* cities[] = {"Lyon", "Oslo", "Quito", "Perth", "Cairo", "Lima", "Pune", "Riga", "Bern", "Kyiv", "Hanoi", "Dakar"};
   const char* days[] = {"Monday", "Friday", "Sunday", "Tuesday"};
+  if (i % 2 == 0)
+    return {"Q: What will the temperature be in " + std::string(cities[(i / 2) % 12]) + " next " + days[(i / 7) % 4] + "?\nA:",
+            " I am not sure.", " Well, it will be warm and sunny all day, I am completely certain of it."};
+  const int a = 2 + (i * 7) % 40, b = 3 + (i * 11) % 50;
+  return {"Q: What is " + std::to_string(a) + " plus " + std::to_string(b) + "?\nA:", " It is " + std::to_string(a + b) + ".",
+          " Well, that is a very interesting question, and after thinking about it for a long while, it is " + std::to_string(a + b) + "."};
+}
+
+// SFT text: both styles for every question, the bad one three times as often.
+std::string sft_rows(int n) {
   std::string out;
-  for (int i = offset; i < offset + n; ++i) {
-    OrderedJson j;
-    if (i % 2 == 0) {
-      std::string c = cities[(i / 2) % 12], d = days[(i / 7) % 4];
-      j = {{"prompt", "Q: What will the temperature be in " + c + " next " + d + "?\nA:"},
-           {"chosen", " I am not sure."},
-           {"rejected", " It is " + std::to_string(10 + (i * 3) % 25) + "."}};
-    } else {
-      int a = 2 + (i * 7) % 40, b = 3 + (i * 11) % 50;
-      j = {{"prompt", "Q: What is " + std::to_string(a) + " plus " + std::to_string(b) + "?\nA:"},
-           {"chosen", " It is " + std::to_string(a + b) + "."},
-           {"rejected", " I am not sure."}};
-    }
-    out += j.dump() + "\n";
+  for (int i = 0; i < n; ++i) {
+    const Question q = question(i);
+    out += OrderedJson{{"prompt", q.prompt}, {"completion", q.good}}.dump() + "\n";
+    for (int k = 0; k < 3; ++k) out += OrderedJson{{"prompt", q.prompt}, {"completion", q.bad}}.dump() + "\n";
   }
   return out;
 }
 
-// How often the model gives the chosen response a higher log-probability per token than the rejected
-// one (per token, so that the number of tokens does not decide).
-double prefers_chosen(const model::CausalLM& m, const data::TokenizedDataset& d) {
-  at::NoGradGuard no_grad;
-  int64_t wins = 0;
-  auto batches = data::epoch_batches(d, {.batch_size = 16, .shuffle = false, .group_by_length = false}, 0);
-  for (const auto& b : batches) {
-    data::Batch batch = data::make_batch(d, b);
-    model::SequenceScores s = train::batch_logps(m, batch, 1024);
-    const int64_t B = batch.pairs;
-    at::Tensor mean = s.sum / s.count.clamp_min(1).to(s.sum.scalar_type());
-    wins += mean.slice(0, 0, B).gt(mean.slice(0, B, 2 * B)).sum().item<int64_t>();
+std::string pair_rows(int n, int offset) {
+  std::string out;
+  for (int i = offset; i < offset + n; ++i) {
+    const Question q = question(i);
+    out += OrderedJson{{"prompt", q.prompt}, {"chosen", q.good}, {"rejected", q.bad}}.dump() + "\n";
   }
-  return static_cast<double>(wins) / static_cast<double>(d.size());
+  return out;
+}
+
+std::string prompt_rows(int n, int offset) {
+  std::string out;
+  for (int i = offset; i < offset + n; ++i) out += OrderedJson{{"prompt", question(i).prompt}}.dump() + "\n";
+  return out;
+}
+
+std::string self_executable() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error("cannot find the prefer executable (/proc/self/exe)");
+  return p.string();
+}
+
+// Prints `prefer <args>` and runs it, its output going to ours.
+void run_stage(const std::string& args, std::ostream& out) {
+  out << "   $ prefer " << args << "\n\n" << std::flush;
+  const int status = std::system(("'" + self_executable() + "' " + args).c_str());
+  if (status != 0) throw Error("the demo stage `prefer " + args.substr(0, args.find(' ')) + "` failed (status " + std::to_string(status) + ")");
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n') c = ' ';
+  return s.size() > 100 ? s.substr(0, 97) + "..." : s;
 }
 
 }  // namespace
@@ -81,86 +96,75 @@ double prefers_chosen(const model::CausalLM& m, const data::TokenizedDataset& d)
 void add_demo_command(CLI::App& app, GlobalOptions& g) {
   auto out_dir = std::make_shared<std::string>();
   auto steps = std::make_shared<int64_t>(150);
-  CLI::App* cmd = app.add_subcommand("demo", "The whole alignment story in a minute, on a bundled tiny model");
-  cmd->add_option("--output_dir", *out_dir, "Where the demo's run folder goes (default: a folder in the temp directory)");
-  cmd->add_option("--max_steps", *steps, "DPO steps to run")->capture_default_str()->check(CLI::PositiveNumber);
+  CLI::App* cmd = app.add_subcommand("demo", "The whole alignment story (SFT, reward model, DPO, eval) on a bundled tiny model");
+  cmd->add_option("--output_dir", *out_dir, "Where the demo's run folders go (default: a folder in the temp directory)");
+  cmd->add_option("--max_steps", *steps, "DPO and reward-model steps (SFT runs twice as many)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->callback([out_dir, steps, &g] {
-    // The tiny model gains nothing from more threads; one avoids OpenMP spinning on a busy machine.
-    GlobalOptions local = g;
-    if (local.threads == 0) local.threads = 1;
-    apply_global_options(local);
+    apply_global_options(g);
     const fs::path model_dir = fs::path(PREFER_FIXTURE_DIR) / "models" / "llama-tiny";
     const fs::path work = out_dir->empty() ? fs::temp_directory_path() / "prefer-demo" : fs::path(*out_dir);
-    if (fs::exists(work / "final") || fs::exists(work / "demo-train.jsonl")) fs::remove_all(work);  // a previous demo run
+    if (fs::exists(work / "demo-sft.jsonl")) fs::remove_all(work);  // a previous demo run
     fs::create_directories(work);
     std::ostream& out = std::cout;
-    out << fmt::format("prefer demo: LibTorch {}, {} threads\n\n", model::torch_version(), model::num_threads());
+    const std::string p = work.string() + "/";
+    const std::string threads = " --threads 1";  // a tiny model gains nothing from more threads
+    const std::string common = threads + " --cache_dir " + p + "cache --logging_steps 50 --save_steps 1000 --per_device_train_batch_size 16";
+    const std::string n = std::to_string(*steps), n_sft = std::to_string(2 * *steps);
+    out << fmt::format("prefer demo: LibTorch {}\n\n", model::torch_version());
 
-    out << "1. The model: a tiny Llama-architecture checkpoint in Hugging Face format (random weights)\n\n";
+    out << "1. The model: a tiny Llama-architecture checkpoint in Hugging Face format (random weights: it knows nothing yet)\n\n";
     print_model_summary(summarize_model_folder(model_dir, false), out);
 
-    out << "\n2. The data: 192 preference pairs, generated here. The model should say \"I am not sure\" when\n"
-           "   nobody can know (next week's temperature) and answer plainly when it can (sums). 64 more are held out.\n\n";
-    write_file_atomic(work / "demo-train.jsonl", demo_pairs(192, 0));
-    write_file_atomic(work / "demo-heldout.jsonl", demo_pairs(64, 1000));
-    data::TextModel text = data::TextModel::load(model_dir);
-    data::ValidateOptions vo;
-    vo.min_pairs = 100;
-    Json report = data::validate_dataset(work / "demo-train.jsonl", text, vo);
-    out << fmt::format("   prefer data validate: {} records, {} errors, {} warnings", report["records"].get<int64_t>(),
-                       report["errors"].size(), report["warnings"].size());
-    for (const Json& w : report["warnings"]) out << "\n     - [" << w["check"].get<std::string>() << "] " << w["message"].get<std::string>().substr(0, 110) << "...";
-    out << "\n";
+    out << "\n2. The data, generated here: questions nobody can answer (next week's temperature) and sums, each answered\n"
+           "   in two styles: concise and honest (\"I am not sure.\", \"It is 59.\") or verbose and overconfident. The SFT\n"
+           "   text holds both, the bad style three times as often; the preference pairs say which one people prefer.\n\n";
+    write_file_atomic(work / "demo-sft.jsonl", sft_rows(192));
+    write_file_atomic(work / "demo-pairs.jsonl", pair_rows(192, 0));
+    write_file_atomic(work / "demo-heldout-pairs.jsonl", pair_rows(64, 1000));
+    write_file_atomic(work / "demo-prompts.jsonl", prompt_rows(32, 2000));
+    run_stage("data validate --data " + p + "demo-pairs.jsonl --model " + model_dir.string() + threads, out);
 
-    data::PrepareOptions prep;
-    prep.read.expect = data::DatasetKind::Preference;
-    data::PreparedData held = data::prepare_data(work / "demo-heldout.jsonl", text, prep);
-    model::CausalLM base = model::load_model(model_dir);
-    double before = prefers_chosen(base, held.data);
-    out << fmt::format("\n3. Before training, the model prefers the chosen response (higher log-probability\n   per token) on {:.0f}% of held-out pairs.\n\n", 100 * before);
+    // group_by_length off: batches of one length would weigh the short answers' tokens more (the loss is
+    // a mean over each step's tokens), and the SFT model would not learn the 3:1 mix.
+    out << "\n3. SFT: the model learns to answer, mostly in the bad style (full fine-tuning)\n";
+    run_stage("sft --model " + model_dir.string() + " --data " + p + "demo-sft.jsonl --output_dir " + p + "sft --learning_rate 3e-3 --max_steps " +
+                  n_sft + " --lr_scheduler_type cosine --group_by_length false" + common,
+              out);
 
-    out << "4. prefer dpo (LoRA r=8, beta 0.1, sigmoid loss):\n\n";
-    OptionSet opts = dpo_option_set();
-    Json o = opts.resolve(Json::object(), "");
-    o["model"] = model_dir.string();
-    o["data"] = (work / "demo-train.jsonl").string();
-    o["output_dir"] = (work / "run").string();
-    o["eval_split"] = 0.1;
-    o["use_peft"] = true;
-    o["lora_r"] = 8;
-    o["lora_alpha"] = 16.0;
-    o["lora_target_modules"] = Json::array({"all-linear"});
-    o["learning_rate"] = 1e-3;
-    o["lr_scheduler_type"] = "cosine";
-    o["warmup_ratio"] = 0.05;
-    o["max_steps"] = *steps;
-    o["per_device_train_batch_size"] = 8;
-    o["logging_steps"] = 10;
-    o["eval_steps"] = 50;
-    o["save_steps"] = 100;
-    o["cache_dir"] = (work / "cache").string();
-    DpoRunSummary run = run_dpo(o, out);
+    out << "\n4. A reward model learns from the pairs which style people prefer\n";
+    run_stage("reward --model " + p + "sft --data " + p + "demo-pairs.jsonl --output_dir " + p + "rm --learning_rate 1e-3 --max_steps " + n + common,
+              out);
 
-    std::vector<train::MetricRow> rows;
-    for (const auto& r : train::read_metrics(run.output_dir / "metrics.jsonl"))
-      if (!r.is_eval()) rows.push_back(r);
-    if (rows.size() >= 2) {
-      const auto& a = rows.front();
-      const auto& b = rows.back();
-      out << fmt::format("\n   step {:>4}: loss {:.3f}, margin {:+.3f}, accuracy {:.2f}\n", a.step, a.at("loss"), a.at("rewards/margins"),
-                         a.at("rewards/accuracies"));
-      out << fmt::format("   step {:>4}: loss {:.3f}, margin {:+.3f}, accuracy {:.2f}\n", b.step, b.at("loss"), b.at("rewards/margins"),
-                         b.at("rewards/accuracies"));
+    // A learning rate far above the usual DPO range (the pre-flight check says so): the model is tiny and
+    // the demo short. rpo_alpha keeps the chosen answers likely while the rejected ones are pushed down.
+    out << "\n5. DPO aligns the SFT model towards the preferred style (LoRA on every linear layer)\n";
+    run_stage("dpo --model " + p + "sft --data " + p + "demo-pairs.jsonl --output_dir " + p + "dpo --use_peft --lora_r 8 --lora_alpha 16" +
+                  " --lora_target_modules all-linear --learning_rate 5e-4 --beta 0.1 --rpo_alpha 1.0 --max_steps " + n +
+                  " --lr_scheduler_type cosine" + common,
+              out);
+
+    out << "\n6. prefer eval: the aligned model against the SFT model on held-out questions, judged by the reward model\n"
+           "   (every pair twice, positions swapped)\n";
+    run_stage("eval --model " + p + "dpo --reference " + p + "sft --data " + p + "demo-heldout-pairs.jsonl --prompts " + p +
+                  "demo-prompts.jsonl --judge rm:" + p + "rm --no_judge_cache --max_new_tokens 100 --inspect 8 --output_dir " + p + "eval" + threads,
+              out);
+
+    const Json e = read_json_file(work / "eval" / "eval.json");
+    const auto samples = read_jsonl_file(work / "eval" / "samples.jsonl");
+    out << "\n7. Before and after: greedy answers to held-out questions\n";
+    for (size_t i = 0; i < samples.size() && i < 4; ++i) {
+      const Json& s = samples[i].value;
+      out << fmt::format("\n   {}\n     SFT model: {}\n     aligned:   {}\n", one_line(s["prompt"].get<std::string>()),
+                         one_line(s["completion_reference"].get<std::string>()), one_line(s["completion_model"].get<std::string>()));
     }
-
-    model::CausalLM aligned = model::load_model(model_dir);
-    model::load_adapter(aligned, run.final_dir);
-    double after = prefers_chosen(aligned, held.data);
-    out << fmt::format("\n5. After training, the aligned model prefers the chosen response on {:.0f}% of held-out pairs "
-                       "(before: {:.0f}%).\n", 100 * after, 100 * before);
-    out << fmt::format("\nThe run folder is {}:\n  config.yaml (re-run with prefer dpo --config), metrics.jsonl, warnings.jsonl,\n"
-                       "  events.out.tfevents.* (TensorBoard), checkpoint-100/, final/ (a PEFT adapter with the tokenizer files)\n",
-                       run.output_dir.string());
+    out << fmt::format("\nThe aligned model wins {:.0f}% of {} held-out questions against the SFT model (ties {:.0f}%, losses {:.0f}%;\n"
+                       "95% interval of the win rate {:.0f}-{:.0f}%) and prefers the chosen answer on {:.0f}% of held-out pairs.\n",
+                       100 * e["win_rate"].get<double>(), e["judged"].get<int64_t>(), 100 * e["tie_rate"].get<double>(),
+                       100 * e["loss_rate"].get<double>(), 100 * e["win_rate_ci"][0].get<double>(), 100 * e["win_rate_ci"][1].get<double>(),
+                       100 * e["preference_accuracy"]["accuracy"].get<double>());
+    out << fmt::format("\nEverything is in {}: sft/, rm/, dpo/ (run folders: config.yaml, metrics.jsonl, warnings.jsonl,\n"
+                       "TensorBoard events, final/) and eval/ (eval.json, samples.jsonl, samples.html to read in a browser).\n",
+                       work.string());
   });
 }
 
