@@ -3,10 +3,24 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
+#include <sstream>
 
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace prefer::eval {
+
+std::string ProgramJudge::identity() const {
+  std::string id = "cmd:" + program_.command;
+  std::istringstream words(program_.command);
+  for (std::string w; words >> w;) {
+    if (w.size() >= 2 && (w.front() == '\'' || w.front() == '"') && w.back() == w.front()) w = w.substr(1, w.size() - 2);
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(w, ec)) id += "|" + w + "=" + hex64(hash_file(w));
+  }
+  return id;
+}
 
 void ProgramJudge::judge(const std::vector<JudgeItem>& items, const std::function<void(size_t, Verdict)>& on_verdict) {
   for (size_t start = 0; start < items.size(); start += batch_size_) {

@@ -11,7 +11,8 @@ namespace prefer::eval {
 class ProgramJudge : public Judge {
  public:
   ProgramJudge(ProgramOptions program, size_t batch_size) : program_(std::move(program)), batch_size_(batch_size) {}
-  std::string identity() const override { return "cmd:" + program_.command; }
+  // The command line, and the contents of every file it names (a script edited in place is a new judge).
+  std::string identity() const override;
   void judge(const std::vector<JudgeItem>& items, const std::function<void(size_t, Verdict)>& on_verdict) override;
   // Single grading: items go out as {"prompt", "answer"}; each line is a number from 1 to 10.
   void grade(const std::vector<JudgeItem>& items, const std::function<void(size_t, double)>& on_score) override;

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -16,7 +17,7 @@ namespace {
 
 std::vector<JudgeItem> items(int n) {
   std::vector<JudgeItem> v;
-  for (int i = 0; i < n; ++i) v.push_back({"q" + std::to_string(i), "q" + std::to_string(i), "a" + std::to_string(i), "bb" + std::to_string(i)});
+  for (int i = 0; i < n; ++i) v.push_back({fmt::format("q{}", i), fmt::format("q{}", i), fmt::format("a{}", i), fmt::format("bb{}", i)});
   return v;
 }
 
@@ -74,6 +75,18 @@ TEST(Judge, ProgramFailuresNameTheProgramAndLine) {
   EXPECT_ERROR_WITH(run(crash, it), "status 4", "broken");
   ProgramJudge slow({.command = "sleep 30", .timeout_s = 0.3}, 8);
   EXPECT_ERROR_WITH(run(slow, it), "command_timeout", "stopped");
+}
+
+TEST(Judge, AProgramJudgesIdentityFollowsItsScript) {
+  // Verdicts are cached by the judge's identity: editing the script a command runs makes a new judge.
+  test::TempDir tmp;
+  test::write_bytes(tmp / "j.sh", "echo A\n");
+  ProgramJudge j({.command = "sh " + (tmp / "j.sh").string()}, 8);
+  const std::string before = j.identity();
+  EXPECT_EQ(j.identity(), before);
+  test::write_bytes(tmp / "j.sh", "echo B\n");
+  EXPECT_NE(j.identity(), before);
+  EXPECT_EQ(ProgramJudge({.command = "cat"}, 8).identity(), "cmd:cat");
 }
 
 TEST(Judge, CacheAnswersRepeatsAndSurvivesARestart) {
