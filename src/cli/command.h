@@ -42,5 +42,6 @@ void add_cpo_command(CLI::App& app, GlobalOptions& g);
 void add_serve_command(CLI::App& app, GlobalOptions& g);
 void add_eval_command(CLI::App& app, GlobalOptions& g);
 void add_sweep_command(CLI::App& app, GlobalOptions& g);
+void add_ppo_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace prefer::cli

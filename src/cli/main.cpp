@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   add_kto_command(app, g);
   add_orpo_command(app, g);
   add_cpo_command(app, g);
+  add_ppo_command(app, g);
   add_serve_command(app, g);
   add_eval_command(app, g);
   add_sweep_command(app, g);

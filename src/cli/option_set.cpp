@@ -12,6 +12,15 @@ void OptionSet::add(std::string name, OptType type, Json default_value, std::str
   specs_.push_back({std::move(name), type, std::move(default_value), std::move(help)});
 }
 
+void OptionSet::set_default(const std::string& name, Json default_value) {
+  for (auto& s : specs_)
+    if (s.name == name) {
+      s.default_value = std::move(default_value);
+      return;
+    }
+  throw Error("no option named '" + name + "'", {.field = name});
+}
+
 std::vector<std::string> OptionSet::names() const {
   std::vector<std::string> out;
   for (const auto& s : specs_) out.push_back(s.name);

@@ -27,6 +27,8 @@ struct OptSpec {
 class OptionSet {
  public:
   void add(std::string name, OptType type, Json default_value, std::string help);
+  // Changes the default of an option already added (a command whose TRL config differs from the shared one).
+  void set_default(const std::string& name, Json default_value);
   // Registers --<name> for every option, plus --config.
   void register_cli(CLI::App* cmd);
   // After parsing: defaults, then the YAML file named by --config (if any), then the flags that were given.

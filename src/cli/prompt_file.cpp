@@ -31,10 +31,12 @@ std::vector<PromptRow> read_prompt_file(const std::filesystem::path& file, const
     if (!row.is_object()) throw Error("expected a JSON object", ctx);
     std::vector<int32_t> ids32;
     std::vector<int64_t> ids;
-    if (row.contains("prompt_ids")) {
-      ErrorContext f{.file = file.string(), .line = line_no, .field = "prompt_ids"};
-      if (!row["prompt_ids"].is_array()) throw Error("must be a list of token ids", f);
-      for (const auto& x : row["prompt_ids"]) {
+    if (row.contains("prompt_ids") || row.contains("input_ids")) {
+      // TRL's PPO data is one input_ids column; prompt_ids is prefer's name.
+      const char* key = row.contains("prompt_ids") ? "prompt_ids" : "input_ids";
+      ErrorContext f{.file = file.string(), .line = line_no, .field = key};
+      if (!row[key].is_array()) throw Error("must be a list of token ids", f);
+      for (const auto& x : row[key]) {
         if (!x.is_number_integer() || x.get<int64_t>() < 0) throw Error("must be a list of non-negative token ids", f);
         ids.push_back(x.get<int64_t>());
       }
@@ -50,7 +52,7 @@ std::vector<PromptRow> read_prompt_file(const std::filesystem::path& file, const
         throw e.with_defaults({.file = file.string(), .line = line_no, .field = "prompt"});
       }
     } else {
-      throw Error("needs a prompt (text or messages), messages, or prompt_ids", ctx);
+      throw Error("needs a prompt (text or messages), messages, or prompt_ids (input_ids)", ctx);
     }
     for (int32_t id : ids32) ids.push_back(id);
     if (ids.empty()) throw Error("the prompt has no tokens", ctx);

@@ -1,6 +1,6 @@
 // The prompts files of `prefer generate` and `prefer eval`: JSONL lines with `prompt` (text, or a list of
 // chat messages), `messages` (rendered with the chat template, generation prompt added) or pre-tokenized
-// `prompt_ids`, every line read and tokenized before any compute so a bad line fails first; and
+// `prompt_ids` (or TRL's `input_ids`), every line read and tokenized before any compute so a bad line fails first; and
 // batched greedy or sampled completions for them.
 #pragma once
 

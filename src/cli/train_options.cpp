@@ -147,8 +147,8 @@ train::TrainerArgs trainer_args(const Json& o, const std::string& command) {
   a.validate();
   if (get<int64_t>(o, "chunk_tokens") < 1) throw Error("must be >= 1", {.field = "chunk_tokens"});
   if (auto m = opt<int64_t>(o, "pad_to_multiple_of"); m && *m < 1) throw Error("must be >= 1", {.field = "pad_to_multiple_of"});
-  double eval_split = get<double>(o, "eval_split");
-  if (eval_split < 0 || eval_split >= 1) throw Error("must be in [0, 1)", {.field = "eval_split"});
+  if (double eval_split = opt<double>(o, "eval_split").value_or(0); eval_split < 0 || eval_split >= 1)
+    throw Error("must be in [0, 1)", {.field = "eval_split"});
   if (get<bool>(o, "merge") && !get<bool>(o, "use_peft"))
     throw Error("only applies with use_peft (a full run's final/ is already a whole model)", {.field = "merge"});
   return a;

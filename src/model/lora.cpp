@@ -199,17 +199,31 @@ LoraConfig read_adapter_config(const fs::path& dir) {
   return c;
 }
 
-LoraConfig load_adapter(CausalLM& m, const fs::path& dir) {
+LoraConfig load_adapter(CausalLM& m, const fs::path& dir, at::Tensor* score_head) {
   LoraConfig c = read_adapter_config(dir);
   const fs::path file = dir / "adapter_model.safetensors";
   if (!fs::exists(file))
     throw Error("no adapter_model.safetensors in the adapter folder", {.file = dir.string(), .field = "adapter_model.safetensors"});
   io::SafetensorsFile st(file);
-  if (c.task_type == "SEQ_CLS" && m.config().head != io::HeadKind::SequenceClassification)
+  const bool separate_head = score_head != nullptr && c.task_type == "SEQ_CLS";
+  if (c.task_type == "SEQ_CLS" && !separate_head && m.config().head != io::HeadKind::SequenceClassification)
     m.set_head(io::HeadKind::SequenceClassification, m.config().num_labels);
   add_lora(m, c);
   std::set<std::string> seen;
   std::vector<std::string> missing, problems;
+  if (separate_head) {
+    const std::string name = std::string(kPrefix) + "score.weight";
+    if (const io::TensorInfo* info = st.find(name)) {
+      seen.insert(name);
+      if (info->shape.size() != 2 || info->shape[1] != m.config().hidden_size)
+        problems.push_back("'" + name + "' has shape " + c10::str(at::IntArrayRef(info->shape)) + ", the model needs [n, " +
+                           std::to_string(m.config().hidden_size) + "]");
+      else
+        *score_head = tensor_from_view(st.view(*info)).to(m.device(), m.dtype()).clone();
+    } else {
+      missing.push_back(name);
+    }
+  }
   for (auto& [name, tensor] : lora_parameters(m, c)) {
     const io::TensorInfo* info = st.find(name);
     if (!info) {

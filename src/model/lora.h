@@ -56,8 +56,10 @@ void save_adapter(const CausalLM& model, const LoraConfig& config, const std::fi
 LoraConfig read_adapter_config(const std::filesystem::path& dir);
 
 // Adds adapters as the folder's config says and fills them from adapter_model.safetensors; missing,
-// unexpected or mis-shaped tensors are errors naming them.
-LoraConfig load_adapter(CausalLM& model, const std::filesystem::path& dir);
+// unexpected or mis-shaped tensors are errors naming them. A SEQ_CLS adapter brings its score head: into
+// the model (which becomes a classifier), or into *score_head when given, leaving the model's LM head in
+// place (PPO's reward adapter on the policy's base).
+LoraConfig load_adapter(CausalLM& model, const std::filesystem::path& dir, at::Tensor* score_head = nullptr);
 
 // W += scale * B A for every adapter (in float32, then rounded to the weight dtype) and removes the
 // adapters: the model then computes what the adapted model computed, without LoRA.

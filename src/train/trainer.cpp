@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <csignal>
 #include <cmath>
 #include <fstream>
@@ -18,6 +17,7 @@
 #include "train/tensorboard.h"
 #include "train/optimizer.h"
 #include "train/rng_state.h"
+#include "train/run_control.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -128,45 +128,6 @@ struct Window {
   }
 };
 
-// SIGINT / SIGTERM: the first asks the loop to stop after the current step, the second stops at once.
-std::atomic<int> g_stop_signal{0};
-
-extern "C" void on_stop_signal(int sig) {
-  if (g_stop_signal.exchange(sig) != 0) {
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-  }
-}
-
-// Installs the handlers for the scope of train(), then puts the previous ones back.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal = 0;
-    old_int_ = std::signal(SIGINT, on_stop_signal);
-    old_term_ = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, old_int_);
-    std::signal(SIGTERM, old_term_);
-  }
-  int received() const { return g_stop_signal.load(); }
-
- private:
-  void (*old_int_)(int);
-  void (*old_term_)(int);
-};
-
-// The fingerprint keys whose values differ between a checkpoint and this run.
-std::vector<std::string> fingerprint_changes(const Json& saved, const Json& now) {
-  std::vector<std::string> out;
-  for (auto it = now.begin(); it != now.end(); ++it)
-    if (!saved.contains(it.key()) || saved.at(it.key()) != it.value()) out.push_back(it.key());
-  for (auto it = saved.begin(); it != saved.end(); ++it)
-    if (!now.contains(it.key())) out.push_back(it.key());
-  return out;
-}
-
 }  // namespace
 
 Json Trainer::evaluate() {
@@ -207,12 +168,7 @@ TrainResult Trainer::train() {
         require_int(st, "gradient_accumulation_steps", c) != args_.gradient_accumulation_steps)
       throw Error("this checkpoint was made with other training settings (steps, batch size or accumulation)",
                   {.file = ck.string(), .hint = "resume with the run's config.yaml: " + again});
-    std::vector<std::string> changed = fingerprint_changes(st.value("fingerprint", Json::object()), task_.fingerprint);
-    if (!changed.empty() && !args_.ignore_resume_mismatch)
-      throw Error("this run's " + join(changed, ", ") + " differ from the checkpoint's (the checkpoint records what it was made with)",
-                  {.file = ck.string(), .field = changed.front(),
-                   .hint = "resume with the same model, data and options (" + again +
-                           "), or pass --ignore_resume_mismatch if the change is meant"});
+    check_resume_fingerprint(st.value("fingerprint", Json::object()), task_.fingerprint, args_.ignore_resume_mismatch, ck, args_.command, out_dir);
     task_.load_checkpoint(ck);
   }
   std::vector<NamedParam> params = task_.trainable();
@@ -338,17 +294,7 @@ TrainResult Trainer::train() {
                      {"gradient_accumulation_steps", args_.gradient_accumulation_steps}, {"seconds", seconds},
                      {"window", window.to_json()}, {"fingerprint", task_.fingerprint}});
     dir.commit();
-    if (args_.save_total_limit > 0) {
-      std::vector<std::pair<int64_t, fs::path>> all;
-      static const std::regex re("checkpoint-([0-9]+)");
-      for (const auto& e : fs::directory_iterator(out_dir)) {
-        std::smatch m;
-        std::string name = e.path().filename().string();
-        if (e.is_directory() && std::regex_match(name, m, re)) all.push_back({std::stoll(m[1]), e.path()});
-      }
-      std::sort(all.begin(), all.end());
-      for (size_t i = 0; i + static_cast<size_t>(args_.save_total_limit) < all.size(); ++i) fs::remove_all(all[i].second);
-    }
+    prune_checkpoints(out_dir, args_.save_total_limit);
   };
   StopSignals signals;
   std::string status;
@@ -424,12 +370,8 @@ TrainResult Trainer::train() {
     if (int sig = signals.received(); sig != 0 && !last) {
       if (!saved) save_checkpoint(step, seconds);
       bar.finish(status);
-      const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
-      throw Interrupted{sig, 128 + sig,
-                        fmt::format("{} received: stopped after step {} of {} and saved {}.\nresume with: {} --config {} "
-                                    "--resume_from_checkpoint latest",
-                                    name, step, total_steps_, (out_dir / ("checkpoint-" + std::to_string(step))).string(),
-                                    args_.command, (out_dir / "config.yaml").string())};
+      throw Interrupted{sig, 128 + sig, interrupted_message(sig, step, total_steps_, out_dir / ("checkpoint-" + std::to_string(step)),
+                                                           args_.command, out_dir)};
     }
   }
   bar.finish(status);

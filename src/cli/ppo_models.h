@@ -1,0 +1,97 @@
+// The four roles of `prefer ppo` and where their weights live.
+//
+// With LoRA (use_peft) one copy of the base weights serves every role, the adapters switched per role
+// (model/adapter_bank.h):
+//   policy     base + adapter "policy" (trained) + LM head
+//   reference  base, adapters off
+//   value      base + adapter "value" (trained) + value head [1, H] (trained): a copy of the reward
+//              adapter and its score head when the reward model is a SEQ_CLS adapter on this base (TRL
+//              initialises the value model from the reward model), else a fresh adapter and head
+//   reward     base + adapter "reward" + score head, when the reward model is such an adapter; else
+//              its own model
+// With full fine-tuning (or share_base false, for comparison) each role has its own model: the policy,
+// a frozen copy for the reference, the value model loaded from the reward model (or the policy's base
+// with a fresh head under --reward_command), and the reward model.
+//
+// Rewards come from the reward model, re-tokenizing prompt + decoded response with its own tokenizer
+// and template when that differs from the policy's, or from --reward_command (the external-program
+// protocol: JSONL items in, one number per line out).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cli/policy.h"
+#include "cli/prompt_file.h"
+#include "data/pipeline.h"
+#include "model/adapter_bank.h"
+#include "train/ppo_trainer.h"
+#include "train/rollout.h"
+
+namespace prefer::cli {
+
+struct PpoModelOptions {
+  PolicyOptions policy;                              // source, dtype, use_peft, lora, seed, merge
+  std::optional<model::ModelSource> reward_source;   // none: reward_command
+  std::string reward_command;
+  double command_timeout = 600;
+  bool share_base = true;                            // with use_peft: one base for every role
+  train::ScoreRead score_read = train::ScoreRead::kLastToken;
+  train::RolloutOptions rollout;                     // temperature, response_length, eos, stop, pad, chunk
+};
+
+class PpoModels {
+ public:
+  // `text` is the policy's tokenizer side, `rows` the prompts file's rows (the reward command and a
+  // re-tokenizing reward model read their original prompt).
+  PpoModels(PpoModelOptions options, const data::TextModel& text, const std::vector<PromptRow>& rows);
+  PpoModels(const PpoModels&) = delete;
+  PpoModels& operator=(const PpoModels&) = delete;
+  ~PpoModels();
+
+  train::PpoRoles roles();
+  Policy& policy() { return *policy_; }
+  // One line per role (its weights and where they live) and what sharing the base saved.
+  std::string memory_report() const;
+  // How the roles are laid out, for the start-up line.
+  std::string describe() const;
+
+  // The reward of given rollouts (also what roles().scores calls).
+  at::Tensor scores(const train::Rollout& r);
+
+ private:
+  struct Role {
+    model::CausalLM* model = nullptr;
+    model::AdapterBank* bank = nullptr;  // null: the model as it is
+    std::string set;                     // the bank's set; "" = adapters off
+    at::Tensor head;                     // [1, H] value / reward head
+    at::Tensor hidden(const train::Rollout& r) const;
+  };
+  void build_shared();
+  void build_separate();
+  at::Tensor model_scores(const train::Rollout& r);
+  at::Tensor command_scores(const train::Rollout& r);
+  const PromptRow& row_of(const std::vector<int64_t>& prompt) const;
+  std::vector<train::NamedParam> value_trainable() const;
+
+  PpoModelOptions opt_;
+  const data::TextModel& text_;
+  const std::vector<PromptRow>& rows_;
+  std::map<std::vector<int64_t>, size_t> row_index_;
+  std::unique_ptr<Policy> policy_;
+  std::unique_ptr<model::AdapterBank> bank_;            // on the policy's model (shared base)
+  std::optional<model::CausalLM> reference_model_, value_model_, reward_model_;
+  std::unique_ptr<model::AdapterBank> value_bank_;      // separate value model with LoRA
+  std::unique_ptr<data::TextModel> reward_text_;        // the reward model's tokenizer, when it differs
+  bool reward_retokenize_ = false;
+  bool value_adapter_ = false;                          // the value role trains an adapter
+  Role policy_role_, reference_role_, value_role_, reward_role_;
+  std::string layout_;
+};
+
+}  // namespace prefer::cli
