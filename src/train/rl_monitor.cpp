@@ -109,19 +109,19 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
   });
   add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
     auto v = metric_series(h.train, "loss/value_avg");
-    if (v.size() < 2) return std::nullopt;
-    const double now = recent_mean(v, k), first = v.front().value;
+    if (v.size() < 5) return std::nullopt;  // a fresh value head's first losses swing widely
+    const double first = (v[0].value + v[1].value + v[2].value) / 3, now = recent_mean(v, k);
     if (!(now > 1.0 && now > o.value_growth * std::max(first, 1e-3))) return std::nullopt;
     return warning("value_loss_diverging", v.back().step,
-                   fmt::format("At update {} the value loss is {}, {}x its first value ({}): the value model is not keeping up with "
+                   fmt::format("At update {} the value loss is {}, {}x its first values ({}): the value model is not keeping up with "
                                "the returns, so the advantages are noise. Lower learning_rate, lower cliprange_value, or whiten "
                                "the rewards (--whiten_rewards).",
                                v.back().step, num(now), num(now / std::max(first, 1e-3)), num(first)),
-                   {{"loss/value_avg", now}, {"first loss/value_avg", first}});
+                   {{"loss/value_avg", now}, {"first loss/value_avg (mean of 3)", first}});
   });
   add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
     auto c = metric_series(h.train, "policy/clipfrac_avg");
-    if (c.size() < 2) return std::nullopt;
+    if (c.size() < 3) return std::nullopt;
     const double now = recent_mean(c, k);
     if (!(now > o.clipfrac_high)) return std::nullopt;
     return warning("clipfrac_high", c.back().step,

@@ -8,8 +8,9 @@
 //   response_length_explosion completions/clipped_ratio above 0.9 where it started below 0.5
 //   mode_collapse           completions/distinct_2 below distinct_floor x its first value, or
 //                           completions/duplicate_ratio above duplicate_ratio (same text for different prompts)
-//   value_loss_diverging    loss/value_avg above value_growth x its first value (and above 1)
-//   clipfrac_high           policy/clipfrac_avg above clipfrac_high (mean of the last logs)
+//   value_loss_diverging    loss/value_avg above value_growth x the mean of its first 3 values (and above 1),
+//                           from the 5th log on
+//   clipfrac_high           policy/clipfrac_avg above clipfrac_high (mean of the last logs, from the 3rd log on)
 //   no_eos                  val/num_eos_tokens 0 in every log from a fifth of the run on
 // "Recent" values are the mean of the last 3 logs (never the first), as the DPO monitor does.
 #pragma once
