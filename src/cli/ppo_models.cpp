@@ -174,9 +174,12 @@ void PpoModels::build_separate() {
     value_model_->set_requires_grad(true);
     value_role_ = {&*value_model_, nullptr, "", value_model_->slot(model::Slot::Score)};
   } else {
-    value_model_.emplace(model::load_model_source(src, {.dtype = dtype}));
+    // --reward_command: the policy's base as a classifier with a fresh head, so the head is one of the
+    // value model's weights (trained and checkpointed with them).
+    value_model_.emplace(model::load_model_source(
+        src, {.dtype = dtype, .head = io::HeadKind::SequenceClassification, .num_labels = 1, .head_seed = opt_.policy.seed + 2}));
     value_model_->set_requires_grad(true);
-    value_role_ = {&*value_model_, nullptr, "", trainable(fresh_head(*value_model_, opt_.policy.seed + 2))};
+    value_role_ = {&*value_model_, nullptr, "", value_model_->slot(model::Slot::Score)};
   }
   if (opt_.reward_source && !reward_model_) {
     reward_model_.emplace(load_classifier(*opt_.reward_source, dtype));
