@@ -10,7 +10,8 @@
 // trained tokens/s, and the process's peak RSS.
 //
 // prefer's roles: "lora" is prefer ppo --use_peft's layout, one base for the four roles (policy and value
-// adapters trained, a reward adapter, the reference = adapters off); TRL's is a LoRA policy (reference =
+// adapters trained, a reward adapter, the reference = adapters off), and "prefer-4x" the same adapters on
+// four copies of the base (--share_base false): what sharing saves; TRL's is a LoRA policy (reference =
 // adapters off) plus a full value model and a full reward model. "full" is four copies on both sides.
 // The phases mirror train::PpoTrainer's update (the same calls: sample_rollout, response_logprobs,
 // response_values, read_scores, objectives::ppo_rollout, ppo_loss, AdamW).
@@ -63,7 +64,8 @@ at::Tensor head_param(int64_t hidden, uint64_t seed, bool trainable) {
   return h;
 }
 
-Json prefer_side(const Args& a, const fs::path& dir, const std::vector<std::vector<int64_t>>& prompts, bool lora) {
+// `separate` (with lora): each role's adapter on its own copy of the base (prefer ppo --share_base false).
+Json prefer_side(const Args& a, const fs::path& dir, const std::vector<std::vector<int64_t>>& prompts, bool lora, bool separate) {
   model::set_num_threads(a.threads);
   const int64_t H = io::read_model_config(dir / "config.json").hidden_size;
   // ---- the four roles ----
@@ -72,7 +74,18 @@ Json prefer_side(const Args& a, const fs::path& dir, const std::vector<std::vect
   std::unique_ptr<model::AdapterBank> bank;
   std::vector<at::Tensor> params;
   const at::Tensor value_head = head_param(H, 3, true), reward_head = head_param(H, 4, false);
-  if (lora) {
+  if (lora && separate) {
+    policy.set_requires_grad(false);
+    model::add_lora(policy, bench_lora(), 1);
+    for (auto& [n, t] : model::lora_parameters(policy, bench_lora())) params.push_back(t);
+    ref.emplace(model::load_model(dir));
+    value.emplace(model::load_model(dir));
+    reward.emplace(model::load_model(dir));
+    for (model::CausalLM* m : {&*ref, &*value, &*reward}) m->set_requires_grad(false);
+    model::add_lora(*value, bench_lora(), 2);
+    model::add_lora(*reward, bench_lora(), 2);
+    for (auto& [n, t] : model::lora_parameters(*value, bench_lora())) params.push_back(t);
+  } else if (lora) {
     policy.set_requires_grad(false);
     bank = std::make_unique<model::AdapterBank>(policy);
     for (const char* set : {"reward", "value", "policy"}) {
@@ -102,9 +115,9 @@ Json prefer_side(const Args& a, const fs::path& dir, const std::vector<std::vect
     model::ActiveAdapter on(*bank, set);
     return f();
   };
-  model::CausalLM& ref_m = lora ? policy : *ref;
-  model::CausalLM& value_m = lora ? policy : *value;
-  model::CausalLM& reward_m = lora ? policy : *reward;
+  model::CausalLM& ref_m = bank ? policy : *ref;
+  model::CausalLM& value_m = bank ? policy : *value;
+  model::CausalLM& reward_m = bank ? policy : *reward;
   objectives::PpoConfig cfg;
   train::RolloutOptions ro{.response_length = a.response_length, .temperature = 0.7, .eos_token_ids = {2}, .pad_token_id = 0,
                            .forward_batch_size = 64};
@@ -233,7 +246,9 @@ int main(int argc, char** argv) {
                   mean_after_first(base["update_seconds"]), mean_rate(base["update_tokens"], base["update_seconds"]),
                   base["peak_rss_mb"].get<double>(), "1.00", "1.00", "1.00", base["kv_cache_check"].get<double>());
     }
-    Json r = in_child([&] { return prefer_side(a, model_dir, prompts, mode == "lora"); });
+    for (const bool separate : {false, true}) {
+    if (separate && mode != "lora") continue;
+    Json r = in_child([&] { return prefer_side(a, model_dir, prompts, mode == "lora", separate); });
     if (r.contains("error")) {
       std::fprintf(stderr, "prefer failed: %s\n", r["error"].get<std::string>().c_str());
       return 1;
@@ -245,8 +260,10 @@ int main(int argc, char** argv) {
       ux = fmt::format("{:.2f}", upd_rate / mean_rate(base["update_tokens"], base["update_seconds"]));
       mx = fmt::format("{:.2f}", r["peak_mb"].get<double>() / base["peak_rss_mb"].get<double>());
     }
-    std::printf("%-5s %-9s %10.3f %12.0f %10.3f %12.0f %9.0f %10s %10s %8s\n", mode.c_str(), "prefer", mean_after_first(r["rollout_seconds"]),
-                gen_rate, mean_after_first(r["update_seconds"]), upd_rate, r["peak_mb"].get<double>(), rx.c_str(), ux.c_str(), mx.c_str());
+    std::printf("%-5s %-9s %10.3f %12.0f %10.3f %12.0f %9.0f %10s %10s %8s\n", mode.c_str(), separate ? "prefer-4x" : "prefer",
+                mean_after_first(r["rollout_seconds"]), gen_rate, mean_after_first(r["update_seconds"]), upd_rate, r["peak_mb"].get<double>(),
+                rx.c_str(), ux.c_str(), mx.c_str());
+    }
   }
   fs::remove_all(tmp);
   return 0;
