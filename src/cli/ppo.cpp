@@ -33,6 +33,8 @@ OptionSet ppo_option_set() {
   s.add("reward_command", T::String, nullptr,
         "Instead of a reward model: a program reading JSONL (prompt, completion, prompt_ids, completion_ids, ...) and printing one number per line");
   s.add("command_timeout", T::Float, 600.0, "Seconds a reward command may take for one batch");
+  s.add("second_reward_model", T::String, nullptr,
+        "A second reward model that only scores (objective/second_scores): a warning when the trained-on score rises while it falls");
   s.add("score_position", T::String, "last_token",
         "last_token (read the score at the last real token, put it on the last response token) or first_pad (TRL's placement)");
   s.add("kl_coef", T::Float, 0.05, "Weight of the per-token KL penalty (the initial value with adap_kl_ctrl)");
@@ -135,6 +137,8 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
                .seed = args.trainer.seed, .merge = get<bool>(o, "merge")};
   if (reward_model) mo.reward_source = model::resolve_model_source(get<std::string>(o, "reward_model"), std::nullopt, "reward_model");
   mo.reward_command = opt<std::string>(o, "reward_command").value_or("");
+  if (auto s2 = opt<std::string>(o, "second_reward_model"))
+    mo.second_reward_source = model::resolve_model_source(*s2, std::nullopt, "second_reward_model");
   mo.command_timeout = get<double>(o, "command_timeout");
   mo.share_base = get<bool>(o, "share_base");
   mo.score_read = position == "first_pad" ? train::ScoreRead::kFirstPad : train::ScoreRead::kLastToken;
@@ -148,6 +152,7 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
 
   Json fingerprint = run_fingerprint(o, source, hash_bytes(ids_bytes));
   if (mo.reward_source) fingerprint["reward_model"] = hex64(model::model_source_hash(*mo.reward_source));
+  if (mo.second_reward_source) fingerprint["second_reward_model"] = hex64(model::model_source_hash(*mo.second_reward_source));
   train::PpoTrainer trainer(args, models.roles(), prompts, prompt_texts, fingerprint);
   train::RlCheckOptions rc;
   rc.k1 = c.kl_estimator == objectives::KlEstimator::kK1;

@@ -47,6 +47,8 @@ at::Tensor fresh_head(const model::CausalLM& m, uint64_t seed) {
   return at::normal(0.0, 0.02, {1, m.config().hidden_size}, gen).to(m.device(), m.dtype());
 }
 
+model::CausalLM load_classifier(const model::ModelSource& s, at::ScalarType dtype);  // below
+
 at::Tensor trainable(at::Tensor t) {
   t = t.detach().clone();
   t.set_requires_grad(true);
@@ -75,6 +77,14 @@ PpoModels::PpoModels(PpoModelOptions options, const data::TextModel& text, const
   policy_ = std::make_unique<Policy>(opt_.policy);
   if (opt_.policy.use_peft && opt_.share_base) build_shared();
   else build_separate();
+  if (opt_.second_reward_source) {
+    // The second judge of the reward-hacking check: scores only, never trained on.
+    second_model_.emplace(load_classifier(*opt_.second_reward_source, opt_.policy.dtype));
+    second_model_->set_requires_grad(false);
+    second_role_ = {&*second_model_, nullptr, "", second_model_->slot(model::Slot::Score)};
+    if (!same_tokenizer(opt_.second_reward_source->tokenizer, opt_.policy.source.tokenizer))
+      second_text_ = std::make_unique<data::TextModel>(data::TextModel::load(opt_.second_reward_source->tokenizer));
+  }
   policy_->model().set_training(false);
 }
 
@@ -210,14 +220,14 @@ const PromptRow& PpoModels::row_of(const std::vector<int64_t>& prompt) const {
   return rows_[it->second];
 }
 
-at::Tensor PpoModels::model_scores(const train::Rollout& r) {
+at::Tensor PpoModels::model_scores(const train::Rollout& r, const Role& role, const data::TextModel* own_text) {
   at::NoGradGuard ng;
   const int64_t pad = opt_.rollout.pad_token_id;
-  if (!reward_retokenize_) return train::read_scores(reward_role_.hidden(r), reward_role_.head, r, opt_.score_read, pad);
+  if (!own_text) return train::read_scores(role.hidden(r), role.head, r, opt_.score_read, pad);
   // Another tokenizer: the reward model reads prompt + response as text, through its own template.
   data::TokenizeOptions to;
   to.max_length = 0;
-  data::ExampleTokenizer tok(reward_text_->tokenizer, reward_text_->templ(), to);
+  data::ExampleTokenizer tok(own_text->tokenizer, own_text->templ(), to);
   data::TokenizeStats stats;
   std::vector<std::vector<int64_t>> prompts, responses;
   for (int64_t b = 0; b < r.rows(); ++b) {
@@ -239,11 +249,11 @@ at::Tensor PpoModels::model_scores(const train::Rollout& r) {
     if (!te) throw Error("the reward model's tokenizer dropped a response", {.field = "reward_model"});
     prompts.emplace_back(te->prompt_ids.begin(), te->prompt_ids.end());
     responses.emplace_back(te->chosen.completion_ids.begin(), te->chosen.completion_ids.end());
-    if (responses.back().empty()) responses.back().push_back(reward_text_->tokenizer.eos_id().value_or(0));
+    if (responses.back().empty()) responses.back().push_back(own_text->tokenizer.eos_id().value_or(0));
   }
-  const int64_t rpad = reward_text_->tokenizer.pad_id().value_or(reward_text_->tokenizer.eos_id().value_or(0));
+  const int64_t rpad = own_text->tokenizer.pad_id().value_or(own_text->tokenizer.eos_id().value_or(0));
   train::Rollout rr = train::make_rollout(std::move(prompts), std::move(responses), rpad, {});
-  return train::read_scores(reward_role_.hidden(rr), reward_role_.head, rr, opt_.score_read, rpad);
+  return train::read_scores(role.hidden(rr), role.head, rr, opt_.score_read, rpad);
 }
 
 at::Tensor PpoModels::command_scores(const train::Rollout& r) {
@@ -274,7 +284,9 @@ at::Tensor PpoModels::command_scores(const train::Rollout& r) {
   return at::tensor(out, at::kFloat);
 }
 
-at::Tensor PpoModels::scores(const train::Rollout& r) { return opt_.reward_source ? model_scores(r) : command_scores(r); }
+at::Tensor PpoModels::scores(const train::Rollout& r) {
+  return opt_.reward_source ? model_scores(r, reward_role_, reward_retokenize_ ? reward_text_.get() : nullptr) : command_scores(r);
+}
 
 train::PpoRoles PpoModels::roles() {
   train::PpoRoles roles;
@@ -295,6 +307,8 @@ train::PpoRoles PpoModels::roles() {
   };
   roles.values = [this](const train::Rollout& r) { return train::response_values(value_role_.hidden(r), value_role_.head, r); };
   roles.scores = [this](const train::Rollout& r) { return scores(r); };
+  if (second_model_)
+    roles.second_scores = [this](const train::Rollout& r) { return model_scores(r, second_role_, second_text_.get()); };
   roles.trainable = [this] {
     std::vector<train::NamedParam> p;
     {

@@ -38,6 +38,7 @@ namespace prefer::cli {
 struct PpoModelOptions {
   PolicyOptions policy;                              // source, dtype, use_peft, lora, seed, merge
   std::optional<model::ModelSource> reward_source;   // none: reward_command
+  std::optional<model::ModelSource> second_reward_source;  // a second judge for the reward-hacking check
   std::string reward_command;
   double command_timeout = 600;
   bool share_base = true;                            // with use_peft: one base for every role
@@ -74,7 +75,8 @@ class PpoModels {
   };
   void build_shared();
   void build_separate();
-  at::Tensor model_scores(const train::Rollout& r);
+  // Scores of a reward role; `own_text` is its tokenizer when it differs from the policy's (re-tokenize).
+  at::Tensor model_scores(const train::Rollout& r, const Role& role, const data::TextModel* own_text);
   at::Tensor command_scores(const train::Rollout& r);
   const PromptRow& row_of(const std::vector<int64_t>& prompt) const;
   std::vector<train::NamedParam> value_trainable() const;
@@ -90,7 +92,9 @@ class PpoModels {
   std::unique_ptr<data::TextModel> reward_text_;        // the reward model's tokenizer, when it differs
   bool reward_retokenize_ = false;
   bool value_adapter_ = false;                          // the value role trains an adapter
-  Role policy_role_, reference_role_, value_role_, reward_role_;
+  Role policy_role_, reference_role_, value_role_, reward_role_, second_role_;
+  std::optional<model::CausalLM> second_model_;
+  std::unique_ptr<data::TextModel> second_text_;
   std::string layout_;
 };
 

@@ -213,6 +213,7 @@ TrainResult PpoTrainer::train() {
     roles_.set_training(false);
     Rollout ro;
     objectives::PpoRollout pr;
+    at::Tensor second;
     {
       at::NoGradGuard ng;
       ro = roles_.sample(prompts, useed);
@@ -225,6 +226,7 @@ TrainResult PpoTrainer::train() {
                                   scores[b].item<double>()),
                       {.field = "reward_model", .hint = "check the reward model or reward command on this prompt: " +
                                                         prompt_texts_[static_cast<size_t>(which[static_cast<size_t>(b)])].substr(0, 200)});
+      if (roles_.second_scores) second = chunked(ro, chunk, roles_.second_scores).mean();
       pr = objectives::ppo_rollout({.logprobs = ro.sample_logprobs, .ref_logprobs = ref, .values = values, .scores = scores,
                                     .response_mask = ro.response_mask, .contains_eos = ro.contains_eos},
                                    args_.ppo, kl_coef);
@@ -287,6 +289,7 @@ TrainResult PpoTrainer::train() {
     }
     for (const char* k : {"objective/kl", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "objective/scores"})
       window.add(k, item(pr.metrics.at(k)));
+    if (second.defined()) window.add("objective/second_scores", item(second));
     const std::vector<double>& ratios = stats["val/ratio"];
     double var = 0;
     for (double x : ratios) var += (x - mean(ratios)) * (x - mean(ratios));

@@ -38,6 +38,9 @@ struct PpoRoles {
   std::function<at::Tensor(const Rollout&)> ref_logprobs;  // [B, T], no gradient
   std::function<at::Tensor(const Rollout&)> values;        // [B, T] (differentiable while training)
   std::function<at::Tensor(const Rollout&)> scores;        // [B] float32, no gradient
+  // Optional: a second judge's scores [B] of the same responses, never trained on (logged as
+  // objective/second_scores for the reward-hacking check).
+  std::function<at::Tensor(const Rollout&)> second_scores;
   std::function<std::vector<NamedParam>()> trainable;      // the policy's and the value model's
   std::function<void(bool)> set_training;                  // dropout on (updates) or off (rollouts)
   std::function<void(const std::filesystem::path&)> save_checkpoint, load_checkpoint, save_final;

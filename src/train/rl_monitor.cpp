@@ -36,6 +36,20 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                                kl.back().step, num(rise), num(now_kl), num(o.kl_bound)),
                    {{"objective/scores rise", rise}, {"objective/kl", now_kl}});
   });
+  add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
+    auto score = metric_series(h.train, "objective/scores");
+    auto second = metric_series(h.train, "objective/second_scores");
+    if (score.size() < 2 || second.size() < 2) return std::nullopt;
+    const double rise = recent_mean(score, k) - score.front().value, change = recent_mean(second, k) - second.front().value;
+    if (!(rise > o.score_rise && change < -o.second_drop)) return std::nullopt;
+    return warning("reward_hacking_second_judge", second.back().step,
+                   fmt::format("At update {} the training reward model's score has risen by {} since the first log while the second "
+                               "judge's score of the same responses fell by {}: the policy is learning what the reward model "
+                               "rewards, not what the second judge prefers. Read completions.jsonl, raise kl_coef, or stop at an "
+                               "earlier checkpoint; the reward model may need more or more varied pairs.",
+                               second.back().step, num(rise), num(-change)),
+                   {{"objective/scores rise", rise}, {"objective/second_scores change", change}});
+  });
   add([o](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
     auto kl = metric_series(h.train, "objective/kl");
     if (kl.empty() || !(kl.back().value > o.kl_blowup)) return std::nullopt;

@@ -2,6 +2,8 @@
 // (TRL's metric names plus prefer's completions/*) and reported in plain words with the update and the
 // numbers behind each:
 //   reward_hacking          objective/scores rose by > score_rise while objective/kl passed kl_bound
+//   reward_hacking_second_judge  objective/scores rose by > score_rise while objective/second_scores (a
+//                           second reward model's scores of the same responses, when given) fell by > second_drop
 //   kl_blowup               objective/kl above kl_blowup (nats per response)
 //   negative_kl             objective/kl below -negative_kl with the k1 estimator
 //   response_length_collapse  completions/mean_length fell below length_collapse x its first value
@@ -30,6 +32,7 @@ struct RlCheckOptions {
   bool adaptive_kl = false;        // the advice differs when the controller is already on
   double kl_bound = 10.0;          // nats per response: past it, a rising score is suspect
   double score_rise = 0.5;
+  double second_drop = 0.1;
   double kl_blowup = 25.0;
   double negative_kl = 0.5;
   double length_collapse = 0.3;

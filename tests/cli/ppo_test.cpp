@@ -95,7 +95,8 @@ TEST(PpoE2E, AKilledRunResumesToTheSameCurve) {
   const std::string args = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " +
                            test::fixture("models/llama-tiny-rm").string() +
                            " --use_peft --lora_target_modules all-linear --per_device_train_batch_size 4 --response_length 6 --max_steps 8 "
-                           "--save_steps 3 --learning_rate 1e-3 --num_ppo_epochs 2";
+                           "--save_steps 3 --learning_rate 1e-3 --num_ppo_epochs 2 --second_reward_model " +
+                           test::fixture("models/llama-tiny-rm").string();
   auto whole = test::run_prefer(args + " --output_dir " + (tmp.path() / "whole").string());
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   EXPECT_NE(whole.output.find("one shared base"), std::string::npos) << whole.output;
@@ -109,6 +110,9 @@ TEST(PpoE2E, AKilledRunResumesToTheSameCurve) {
   auto a = test::metrics_rows(tmp.path() / "whole"), b = test::metrics_rows(run);
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "row " << i;
+  // The second judge is the reward model itself here: its scores of the same responses are the same.
+  for (const auto& row : a)
+    EXPECT_NEAR(row["objective/second_scores"].get<double>(), row["objective/scores"].get<double>(), 1e-6);
   EXPECT_EQ(read_jsonl_file(tmp.path() / "whole" / "completions.jsonl").size(), read_jsonl_file(run / "completions.jsonl").size());
 }
 

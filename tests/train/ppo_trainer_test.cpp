@@ -267,6 +267,8 @@ TEST(RlMonitor, EachFailureModeFires) {
   auto has = [](const std::vector<std::string>& ids, const std::string& id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
   EXPECT_TRUE(has(run([](auto& r, int i) { r["objective/kl"] = 2.0 * i; }), "reward_hacking"));
   EXPECT_FALSE(has(run([](auto& r, int i) { r["objective/kl"] = 2.0 * i; r["objective/scores"] = 0.0; }), "reward_hacking"));
+  EXPECT_TRUE(has(run([](auto& r, int i) { r["objective/second_scores"] = -0.1 * i; }), "reward_hacking_second_judge"));
+  EXPECT_FALSE(has(run([](auto& r, int i) { r["objective/second_scores"] = 0.05 * i; }), "reward_hacking_second_judge"));
   EXPECT_TRUE(has(run([](auto& r, int i) { r["objective/kl"] = i == 9 ? 40.0 : 1.0; }), "kl_blowup"));
   EXPECT_TRUE(has(run([](auto& r, int) { r["objective/kl"] = -1.0; }), "negative_kl"));
   RlCheckOptions k3;
