@@ -175,15 +175,8 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
                      args.trainer.gradient_accumulation_steps, args.num_mini_batches, args.num_ppo_epochs,
                      use_peft ? fmt::format("LoRA r={}", mo.policy.lora.r) : std::string("full fine-tuning"), source.describe());
   train::TrainResult r = trainer.train();
-  RunSummary summary;
-  summary.output_dir = r.final_dir.parent_path();
-  summary.final_dir = r.final_dir;
-  summary.steps = r.steps;
-  summary.seconds = r.seconds;
-  if (!r.log.empty()) summary.last_train = r.log.back();
-  for (const auto& w : r.warnings) summary.warnings.push_back(Json::parse(w.to_json().dump()));
   out << fmt::format("done: {} updates in {:.1f} s; the PPO policy is in {}\n", r.steps, r.seconds, r.final_dir.string());
-  return summary;
+  return summarize_run(r);
 }
 
 }  // namespace

@@ -133,8 +133,7 @@ std::string model_card_text(const ModelCard& c, const Json& o, const train::Trai
   return s;
 }
 
-RunSummary run_training(train::Trainer& trainer, const std::string& method, std::ostream& out) {
-  train::TrainResult r = trainer.train();
+RunSummary summarize_run(const train::TrainResult& r) {
   RunSummary summary;
   summary.output_dir = r.final_dir.parent_path();
   summary.final_dir = r.final_dir;
@@ -142,8 +141,13 @@ RunSummary run_training(train::Trainer& trainer, const std::string& method, std:
   summary.seconds = r.seconds;
   for (const auto& row : r.log) (row.contains("eval_loss") ? summary.last_eval : summary.last_train) = row;
   for (const auto& w : r.warnings) summary.warnings.push_back(Json::parse(w.to_json().dump()));
-  out << fmt::format("done: {} steps in {:.1f} s; the {} model is in {}\n", r.steps, r.seconds, method, r.final_dir.string());
   return summary;
+}
+
+RunSummary run_training(train::Trainer& trainer, const std::string& method, std::ostream& out) {
+  train::TrainResult r = trainer.train();
+  out << fmt::format("done: {} steps in {:.1f} s; the {} model is in {}\n", r.steps, r.seconds, method, r.final_dir.string());
+  return summarize_run(r);
 }
 
 void add_training_command(CLI::App& app, GlobalOptions& g, const std::string& name, const std::string& help, OptionSet options,

@@ -64,6 +64,9 @@ struct ModelCard {
 // metrics and the warnings, with the front matter the Hub reads.
 std::string model_card_text(const ModelCard& card, const Json& options, const train::TrainResult& result);
 
+// What a finished run produced (the last train and eval rows, the warnings).
+RunSummary summarize_run(const train::TrainResult& result);
+
 // Trains, writes the summary line, and returns what the run produced.
 RunSummary run_training(train::Trainer& trainer, const std::string& method, std::ostream& out);
 
