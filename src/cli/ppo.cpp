@@ -1,17 +1,18 @@
 // `prefer ppo`: stage 3 of RLHF with TRL PPOTrainer's names, defaults and metrics: a policy (LoRA or
 // full), a frozen reference, a reward model (or --reward_command) and a value model, on prompts (text,
-// messages or token ids). The loop is train/ppo_trainer.h; where the four roles' weights live is
-// cli/ppo_models.h (one shared base under LoRA).
+// messages or token ids). The loop is train/online_trainer.h; where the four roles' weights live is
+// cli/rl_models.h (one shared base under LoRA).
 #include <fmt/format.h>
 
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/ppo_models.h"
+#include "cli/rl_models.h"
 #include "cli/prompt_file.h"
 #include "cli/train_options.h"
 #include "cli/train_run.h"
-#include "train/ppo_trainer.h"
+#include "train/online_trainer.h"
+#include "train/ppo_method.h"
 #include "train/preflight.h"
 #include "train/rl_monitor.h"
 #include "util/error.h"
@@ -69,9 +70,9 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
   require(o, "model", "the policy to align");
   require(o, "data", "the prompts");
   require(o, "output_dir", "where the run is written");
-  train::PpoArgs args;
+  train::OnlineArgs args;
   args.trainer = trainer_args(o, "prefer ppo");
-  objectives::PpoConfig& c = args.ppo;
+  objectives::PpoConfig c;
   if (!args.trainer.metric_for_best_model.empty())
     throw Error("PPO runs no evaluation to rank checkpoints by", {.field = "metric_for_best_model", .hint = "evaluate checkpoints with prefer eval"});
   c.kl_coef = get<double>(o, "kl_coef");
@@ -90,8 +91,11 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
   if (position != "last_token" && position != "first_pad") throw Error("must be last_token or first_pad", {.field = "score_position"});
   c.score_position = position == "first_pad" ? objectives::ScorePosition::kAfterLastToken : objectives::ScorePosition::kLastToken;
   c.validate();
-  args.num_ppo_epochs = get<int64_t>(o, "num_ppo_epochs");
-  args.num_mini_batches = get<int64_t>(o, "num_mini_batches");
+  args.passes = get<int64_t>(o, "num_ppo_epochs");
+  args.steps_per_pass = get<int64_t>(o, "num_mini_batches");
+  if (c.whiten_rewards && args.trainer.per_device_train_batch_size * args.trainer.gradient_accumulation_steps < 8)
+    throw Error("whiten_rewards needs mini-batches of at least 8 responses (per_device_train_batch_size x gradient_accumulation_steps)",
+                {.field = "whiten_rewards", .hint = "raise per_device_train_batch_size or gradient_accumulation_steps, or turn whiten_rewards off"});
   args.total_episodes = opt<int64_t>(o, "total_episodes").value_or(0);
   args.forward_batch_size = get<int64_t>(o, "local_rollout_forward_batch_size");
   args.response_length = get<int64_t>(o, "response_length");
@@ -131,7 +135,7 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
   }
 
   // ---- the four roles ----
-  PpoModelOptions mo;
+  RlModelOptions mo;
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   mo.policy = {.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora_config(o, get<std::string>(o, "model")),
                .seed = args.trainer.seed, .merge = get<bool>(o, "merge")};
@@ -148,12 +152,13 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
                 .forward_batch_size = args.forward_batch_size};
   if (!(mo.rollout.temperature > 0)) throw Error("must be > 0", {.field = "temperature"});
   args.eos_token_ids = go.eos_token_ids;
-  PpoModels models(mo, text, rows);
+  RlModels models(mo, text, rows);
 
   Json fingerprint = run_fingerprint(o, source, hash_bytes(ids_bytes));
   if (mo.reward_source) fingerprint["reward_model"] = hex64(model::model_source_hash(*mo.reward_source));
   if (mo.second_reward_source) fingerprint["second_reward_model"] = hex64(model::model_source_hash(*mo.second_reward_source));
-  train::PpoTrainer trainer(args, models.roles(), prompts, prompt_texts, fingerprint);
+  train::OnlineTrainer trainer(args, models.roles(), std::make_unique<train::PpoMethod>(c, args.trainer.gradient_accumulation_steps), prompts,
+                               prompt_texts, fingerprint);
   train::RlCheckOptions rc;
   rc.k1 = c.kl_estimator == objectives::KlEstimator::kK1;
   rc.adaptive_kl = c.adap_kl_ctrl;
@@ -171,8 +176,8 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   out << "roles: " << models.describe() << "\n" << models.memory_report() << "\n";
   out << fmt::format("ppo: {} prompts, {} updates of {} responses ({} x {} accumulation x {} mini-batches), {} PPO epochs each, {} on {}\n",
-                     prompts.size(), trainer.total_steps(), trainer.local_batch_size(), args.trainer.per_device_train_batch_size,
-                     args.trainer.gradient_accumulation_steps, args.num_mini_batches, args.num_ppo_epochs,
+                     prompts.size(), trainer.total_updates(), trainer.rows_per_update(), args.trainer.per_device_train_batch_size,
+                     args.trainer.gradient_accumulation_steps, args.steps_per_pass, args.passes,
                      use_peft ? fmt::format("LoRA r={}", mo.policy.lora.r) : std::string("full fine-tuning"), source.describe());
   train::TrainResult r = trainer.train();
   out << fmt::format("done: {} updates in {:.1f} s; the PPO policy is in {}\n", r.steps, r.seconds, r.final_dir.string());

@@ -1,4 +1,5 @@
-// The four roles of `prefer ppo` and where their weights live.
+// The roles of online RL (`prefer ppo`: policy, reference, value, reward; `prefer grpo` / `prefer rloo`:
+// policy, reference when beta > 0, rewards) and where their weights live.
 //
 // With LoRA (use_peft) one copy of the base weights serves every role, the adapters switched per role
 // (model/adapter_bank.h):
@@ -13,9 +14,10 @@
 // a frozen copy for the reference, the value model loaded from the reward model (or the policy's base
 // with a fresh head under --reward_command), and the reward model.
 //
-// Rewards come from the reward model, re-tokenizing prompt + decoded response with its own tokenizer
-// and template when that differs from the policy's, or from --reward_command (the external-program
-// protocol: JSONL items in, one number per line out).
+// Rewards come from reward models, each re-tokenizing prompt + decoded response with its own tokenizer
+// and template when that differs from the policy's, and/or from --reward_command (the external-program
+// protocol: JSONL items in, one number per line out); several are summed with reward_weights. Only the
+// first reward model can run as an adapter on the shared base.
 #pragma once
 
 #include <filesystem>
@@ -30,14 +32,18 @@
 #include "cli/prompt_file.h"
 #include "data/pipeline.h"
 #include "model/adapter_bank.h"
-#include "train/ppo_trainer.h"
+#include "train/online_trainer.h"
 #include "train/rollout.h"
 
 namespace prefer::cli {
 
-struct PpoModelOptions {
+struct RlModelOptions {
   PolicyOptions policy;                              // source, dtype, use_peft, lora, seed, merge
-  std::optional<model::ModelSource> reward_source;   // none: reward_command
+  std::optional<model::ModelSource> reward_source;   // the first reward model (none: reward_command only)
+  std::vector<model::ModelSource> more_reward_sources;  // GRPO / RLOO: further reward models, each its own model
+  std::vector<double> reward_weights;                // one per reward function (models, then the command); empty: 1 each
+  bool value = true;                                 // PPO's value model
+  bool reference = true;                             // false: no reference is loaded or run (beta 0)
   std::optional<model::ModelSource> second_reward_source;  // a second judge for the reward-hacking check
   std::string reward_command;
   double command_timeout = 600;
@@ -46,24 +52,24 @@ struct PpoModelOptions {
   train::RolloutOptions rollout;                     // temperature, response_length, eos, stop, pad, chunk
 };
 
-class PpoModels {
+class RlModels {
  public:
   // `text` is the policy's tokenizer side, `rows` the prompts file's rows (the reward command and a
   // re-tokenizing reward model read their original prompt).
-  PpoModels(PpoModelOptions options, const data::TextModel& text, const std::vector<PromptRow>& rows);
-  PpoModels(const PpoModels&) = delete;
-  PpoModels& operator=(const PpoModels&) = delete;
-  ~PpoModels();
+  RlModels(RlModelOptions options, const data::TextModel& text, const std::vector<PromptRow>& rows);
+  RlModels(const RlModels&) = delete;
+  RlModels& operator=(const RlModels&) = delete;
+  ~RlModels();
 
-  train::PpoRoles roles();
+  train::OnlineRoles roles();
   Policy& policy() { return *policy_; }
   // One line per role (its weights and where they live) and what sharing the base saved.
   std::string memory_report() const;
   // How the roles are laid out, for the start-up line.
   std::string describe() const;
 
-  // The reward of given rollouts (also what roles().scores calls).
-  at::Tensor scores(const train::Rollout& r);
+  // The reward of given rollouts (the weighted sum of the reward functions; each one's column in `parts`).
+  at::Tensor scores(const train::Rollout& r, std::vector<std::pair<std::string, at::Tensor>>* parts = nullptr);
 
  private:
   struct Role {
@@ -81,7 +87,7 @@ class PpoModels {
   const PromptRow& row_of(const std::vector<int64_t>& prompt) const;
   std::vector<train::NamedParam> value_trainable() const;
 
-  PpoModelOptions opt_;
+  RlModelOptions opt_;
   const data::TextModel& text_;
   const std::vector<PromptRow>& rows_;
   std::map<std::vector<int64_t>, size_t> row_index_;
@@ -93,6 +99,9 @@ class PpoModels {
   bool reward_retokenize_ = false;
   bool value_adapter_ = false;                          // the value role trains an adapter
   Role policy_role_, reference_role_, value_role_, reward_role_, second_role_;
+  std::vector<std::unique_ptr<model::CausalLM>> more_models_;
+  std::vector<Role> more_roles_;
+  std::vector<std::unique_ptr<data::TextModel>> more_texts_;  // null where the tokenizer is the policy's
   std::optional<model::CausalLM> second_model_;
   std::unique_ptr<data::TextModel> second_text_;
   std::string layout_;

@@ -2,7 +2,8 @@
 // (responses, log-probs, reference log-probs, values, scores): the first update's logged metrics must
 // equal TRL's definitions evaluated in this file with plain loops in double. And the failure-mode checks
 // of rl_monitor.h, each provoked and each silent on a healthy run.
-#include "train/ppo_trainer.h"
+#include "train/online_trainer.h"
+#include "train/ppo_method.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -103,13 +104,13 @@ std::map<std::string, double> trl_first_update(const FixedBatch& f, double kl_co
 }
 
 // Roles that return the fixed batch's tensors; a zero-weight parameter gives the loss a gradient path.
-PpoRoles fixed_roles(const FixedBatch& f, at::Tensor& w) {
+OnlineRoles fixed_roles(const FixedBatch& f, at::Tensor& w) {
   auto rows_of = [f](const Rollout& r) {
     std::vector<int64_t> rows;
     for (const auto& p : r.prompts) rows.push_back(std::find(f.prompts.begin(), f.prompts.end(), p) - f.prompts.begin());
     return at::tensor(rows, at::kLong);
   };
-  PpoRoles roles;
+  OnlineRoles roles;
   roles.sample = [f](const std::vector<std::vector<int64_t>>& prompts, uint64_t) {
     std::vector<std::vector<int64_t>> responses;
     for (const auto& p : prompts) responses.push_back(f.responses[std::find(f.prompts.begin(), f.prompts.end(), p) - f.prompts.begin()]);
@@ -128,7 +129,7 @@ PpoRoles fixed_roles(const FixedBatch& f, at::Tensor& w) {
     at::Tensor v = at::GradMode::is_enabled() ? grid_tensor(f.new_v) + w * 0.0 : grid_tensor(f.values);
     return v.index_select(0, rows_of(r)) * r.response_mask.to(at::kFloat);
   };
-  roles.scores = [f, rows_of](const Rollout& r) {
+  roles.scores = [f, rows_of](const Rollout& r, std::vector<std::pair<std::string, at::Tensor>>*) {
     return at::tensor(std::vector<float>(f.scores.begin(), f.scores.end())).index_select(0, rows_of(r));
   };
   roles.trainable = [&w] { return std::vector<NamedParam>{{"w", w}}; };
@@ -144,19 +145,20 @@ TEST(PpoTrainer, FirstUpdateEqualsTrlsDefinitionsOnAFixedBatch) {
   test::TempDir tmp;
   FixedBatch f;
   at::Tensor w = at::zeros({1}, at::kFloat).set_requires_grad(true);
-  PpoArgs a;
+  OnlineArgs a;
   a.trainer.output_dir = tmp.path();
   a.trainer.learning_rate = 0;
   a.trainer.per_device_train_batch_size = 4;
   a.trainer.max_steps = 1;
   a.trainer.show_progress = false;
-  a.num_ppo_epochs = 1;
-  a.ppo.kl_coef = 0.2;
-  a.ppo.lam = 0.9;
-  a.ppo.gamma = 0.97;
+  a.passes = 1;
+  objectives::PpoConfig c;
+  c.kl_coef = 0.2;
+  c.lam = 0.9;
+  c.gamma = 0.97;
   a.eos_token_ids = {4};
   a.response_length = 4;
-  PpoTrainer trainer(a, fixed_roles(f, w), f.prompts, {"a", "b", "c", "d"}, Json::object());
+  OnlineTrainer trainer(a, fixed_roles(f, w), std::make_unique<PpoMethod>(c, 1), f.prompts, {"a", "b", "c", "d"}, Json::object());
   TrainResult r = trainer.train();
   ASSERT_EQ(r.log.size(), 1u);
   const Json& row = r.log[0];
@@ -186,20 +188,18 @@ TEST(PpoTrainer, BatchArithmeticAndErrors) {
   test::TempDir tmp;
   FixedBatch f;
   at::Tensor w = at::zeros({1}, at::kFloat).set_requires_grad(true);
-  PpoArgs a;
+  OnlineArgs a;
   a.trainer.output_dir = tmp.path();
   a.trainer.per_device_train_batch_size = 2;
   a.trainer.gradient_accumulation_steps = 1;
-  a.num_mini_batches = 2;
+  a.steps_per_pass = 2;
   a.total_episodes = 9;
-  PpoTrainer t(a, fixed_roles(f, w), f.prompts, {"a", "b", "c", "d"}, Json::object());
-  EXPECT_EQ(t.local_batch_size(), 4);
-  EXPECT_EQ(t.total_steps(), 3);  // ceil(9 / 4)
-  a.num_mini_batches = 4;          // 8 prompts per update, only 4 given
-  EXPECT_THROW(PpoTrainer(a, fixed_roles(f, w), f.prompts, {"a", "b", "c", "d"}, Json::object()), Error);
-  a.num_mini_batches = 1;
-  a.ppo.whiten_rewards = true;     // TRL: mini-batches of at least 8
-  EXPECT_THROW(PpoTrainer(a, fixed_roles(f, w), f.prompts, {"a", "b", "c", "d"}, Json::object()), Error);
+  auto ppo = [] { return std::make_unique<PpoMethod>(objectives::PpoConfig{}, 1); };
+  OnlineTrainer t(a, fixed_roles(f, w), ppo(), f.prompts, {"a", "b", "c", "d"}, Json::object());
+  EXPECT_EQ(t.rows_per_update(), 4);
+  EXPECT_EQ(t.total_updates(), 3);  // ceil(9 / 4)
+  a.steps_per_pass = 4;              // 8 prompts per update, only 4 given
+  EXPECT_THROW(OnlineTrainer(a, fixed_roles(f, w), ppo(), f.prompts, {"a", "b", "c", "d"}, Json::object()), Error);
 }
 
 TEST(PpoTrainer, ANonFiniteRewardStopsWithTheRow) {
@@ -207,12 +207,13 @@ TEST(PpoTrainer, ANonFiniteRewardStopsWithTheRow) {
   FixedBatch f;
   f.scores[2] = std::nan("");
   at::Tensor w = at::zeros({1}, at::kFloat).set_requires_grad(true);
-  PpoArgs a;
+  OnlineArgs a;
   a.trainer.output_dir = tmp.path();
   a.trainer.per_device_train_batch_size = 4;
   a.trainer.show_progress = false;
   try {
-    PpoTrainer(a, fixed_roles(f, w), f.prompts, {"a", "b", "c", "d"}, Json::object()).train();
+    OnlineTrainer(a, fixed_roles(f, w), std::make_unique<PpoMethod>(objectives::PpoConfig{}, 1), f.prompts, {"a", "b", "c", "d"}, Json::object())
+        .train();
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not a number"), std::string::npos) << e.what();
@@ -225,6 +226,7 @@ TEST(PpoTrainer, ModeCollapseMeasures) {
   EXPECT_DOUBLE_EQ(distinct_bigram_ratio({{1, 2, 1, 2}, {1, 2}}), 2.0 / 4.0);  // (1,2) x3, (2,1) x1
   EXPECT_DOUBLE_EQ(duplicate_response_ratio({{1}, {2}, {3}}, {{7, 8}, {7, 8}, {9}}), 2.0 / 3.0);
   EXPECT_DOUBLE_EQ(duplicate_response_ratio({{1}, {1}}, {{7}, {7}}), 0.0);  // the same prompt twice is no collapse
+  EXPECT_DOUBLE_EQ(group_duplicate_ratio({{7}, {7}, {8}, {9}}, 2), 0.5);      // groups {7, 7} and {8, 9}
 }
 
 // ---- the failure-mode checks --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-#include "cli/ppo_models.h"
+#include "cli/rl_models.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -57,7 +57,7 @@ at::Tensor trainable(at::Tensor t) {
 
 }  // namespace
 
-at::Tensor PpoModels::Role::hidden(const train::Rollout& r) const {
+at::Tensor RlModels::Role::hidden(const train::Rollout& r) const {
   std::optional<model::ActiveAdapter> on;
   std::optional<model::AdaptersDisabled> off;
   if (bank && !set.empty()) on.emplace(*bank, set);
@@ -65,11 +65,16 @@ at::Tensor PpoModels::Role::hidden(const train::Rollout& r) const {
   return train::rollout_hidden(*model, r);
 }
 
-PpoModels::PpoModels(PpoModelOptions options, const data::TextModel& text, const std::vector<PromptRow>& rows)
+RlModels::RlModels(RlModelOptions options, const data::TextModel& text, const std::vector<PromptRow>& rows)
     : opt_(std::move(options)), text_(text), rows_(rows) {
   for (size_t i = 0; i < rows_.size(); ++i) row_index_.emplace(rows_[i].ids, i);
-  if (opt_.reward_source.has_value() == !opt_.reward_command.empty())
-    throw Error("give either --reward_model or --reward_command", {.field = "reward_model"});
+  if (!opt_.reward_source && opt_.reward_command.empty())
+    throw Error("needs a reward: --reward_model DIR or --reward_command CMD", {.field = "reward_model"});
+  const size_t functions = (opt_.reward_source ? 1 : 0) + opt_.more_reward_sources.size() + (opt_.reward_command.empty() ? 0 : 1);
+  if (!opt_.reward_weights.empty() && opt_.reward_weights.size() != functions)
+    throw Error(fmt::format("has {} weights for {} reward functions (the reward models in order, then the command)", opt_.reward_weights.size(),
+                            functions),
+                {.field = "reward_weights"});
   if (opt_.reward_source && !same_tokenizer(opt_.reward_source->tokenizer, opt_.policy.source.tokenizer)) {
     reward_text_ = std::make_unique<data::TextModel>(data::TextModel::load(opt_.reward_source->tokenizer));
     reward_retokenize_ = true;
@@ -77,6 +82,14 @@ PpoModels::PpoModels(PpoModelOptions options, const data::TextModel& text, const
   policy_ = std::make_unique<Policy>(opt_.policy);
   if (opt_.policy.use_peft && opt_.share_base) build_shared();
   else build_separate();
+  for (const model::ModelSource& src : opt_.more_reward_sources) {
+    more_models_.push_back(std::make_unique<model::CausalLM>(load_classifier(src, opt_.policy.dtype)));
+    more_models_.back()->set_requires_grad(false);
+    more_roles_.push_back({more_models_.back().get(), nullptr, "", more_models_.back()->slot(model::Slot::Score)});
+    more_texts_.push_back(same_tokenizer(src.tokenizer, opt_.policy.source.tokenizer)
+                              ? nullptr
+                              : std::make_unique<data::TextModel>(data::TextModel::load(src.tokenizer)));
+  }
   if (opt_.second_reward_source) {
     // The second judge of the reward-hacking check: scores only, never trained on.
     second_model_.emplace(load_classifier(*opt_.second_reward_source, opt_.policy.dtype));
@@ -88,7 +101,7 @@ PpoModels::PpoModels(PpoModelOptions options, const data::TextModel& text, const
   policy_->model().set_training(false);
 }
 
-PpoModels::~PpoModels() = default;
+RlModels::~RlModels() = default;
 
 namespace {
 // The reward model's last adapter, when the reward model is the policy's source plus one SEQ_CLS adapter:
@@ -112,7 +125,7 @@ model::CausalLM load_classifier(const model::ModelSource& s, at::ScalarType dtyp
 }
 }  // namespace
 
-void PpoModels::build_shared() {
+void RlModels::build_shared() {
   model::CausalLM& m = policy_->model();
   bank_ = std::make_unique<model::AdapterBank>(m);
   bank_->keep("policy");
@@ -125,39 +138,50 @@ void PpoModels::build_shared() {
     model::load_adapter(m, *rm_adapter, &rhead);
     for (auto& [n, t] : model::lora_parameters(m, model::read_adapter_config(*rm_adapter))) t.set_requires_grad(false);
     bank_->keep("reward");
-    bank_->clear();
-    model::load_adapter(m, *rm_adapter, &vhead);
-    bank_->keep("value");
     reward_role_ = {&m, bank_.get(), "reward", rhead};
-    value_head = trainable(vhead);
+    if (opt_.value) {
+      bank_->clear();
+      model::load_adapter(m, *rm_adapter, &vhead);
+      bank_->keep("value");
+      value_head = trainable(vhead);
+    }
   } else {
-    model::add_lora(m, opt_.policy.lora, opt_.policy.seed + 1);
-    bank_->keep("value");
-    value_head = trainable(fresh_head(m, opt_.policy.seed + 2));
+    if (opt_.value) {
+      model::add_lora(m, opt_.policy.lora, opt_.policy.seed + 1);
+      bank_->keep("value");
+      value_head = trainable(fresh_head(m, opt_.policy.seed + 2));
+    }
     if (opt_.reward_source) {
       reward_model_.emplace(load_classifier(*opt_.reward_source, opt_.policy.dtype));
       reward_role_ = {&*reward_model_, nullptr, "", reward_model_->slot(model::Slot::Score)};
     }
   }
   bank_->activate("policy");
-  value_adapter_ = true;
+  value_adapter_ = opt_.value;
   policy_role_ = {&m, bank_.get(), "policy", {}};
-  reference_role_ = {&m, bank_.get(), "", {}};
-  value_role_ = {&m, bank_.get(), "value", value_head};
-  layout_ = fmt::format("one shared base: policy, value{} as LoRA adapters, reference = adapters off{}", rm_adapter ? ", reward" : "",
+  if (opt_.reference) reference_role_ = {&m, bank_.get(), "", {}};
+  if (opt_.value) value_role_ = {&m, bank_.get(), "value", value_head};
+  std::vector<std::string> adapters = {"policy"};
+  if (opt_.value) adapters.push_back("value");
+  if (rm_adapter) adapters.push_back("reward");
+  layout_ = fmt::format("one shared base: {} as LoRA adapters{}{}", fmt::join(adapters, ", "), opt_.reference ? ", reference = adapters off" : ", no reference",
                         rm_adapter ? "" : opt_.reward_source ? "; reward model separate" : "; rewards from the command");
 }
 
-void PpoModels::build_separate() {
+void RlModels::build_separate() {
   const at::ScalarType dtype = opt_.policy.dtype;
   const model::ModelSource& src = opt_.policy.source;
   model::CausalLM& pm = policy_->model();
   policy_role_ = {&pm, nullptr, "", {}};
-  reference_model_.emplace(model::load_model_source(src, {.dtype = dtype}));
-  reference_model_->set_requires_grad(false);
-  reference_role_ = {&*reference_model_, nullptr, "", {}};
+  if (opt_.reference) {
+    reference_model_.emplace(model::load_model_source(src, {.dtype = dtype}));
+    reference_model_->set_requires_grad(false);
+    reference_role_ = {&*reference_model_, nullptr, "", {}};
+  }
   const std::optional<fs::path> rm_adapter = opt_.policy.use_peft ? reward_adapter_on(src, opt_.reward_source) : std::nullopt;
-  if (opt_.policy.use_peft) {
+  if (!opt_.value) {
+    // no value model (GRPO, RLOO)
+  } else if (opt_.policy.use_peft) {
     // LoRA on separate copies (share_base false): the same adapters as the shared layout, each on its own
     // copy of the base, so the two layouts compute the same numbers.
     value_model_.emplace(model::load_model_source(src, {.dtype = dtype}));
@@ -191,17 +215,28 @@ void PpoModels::build_separate() {
     value_model_->set_requires_grad(true);
     value_role_ = {&*value_model_, nullptr, "", value_model_->slot(model::Slot::Score)};
   }
+  if (!opt_.value && rm_adapter) {
+    reward_model_.emplace(model::load_model_source(src, {.dtype = dtype}));
+    at::Tensor rhead;
+    model::load_adapter(*reward_model_, *rm_adapter, &rhead);
+    for (auto& [n, t] : model::lora_parameters(*reward_model_, model::read_adapter_config(*rm_adapter))) t.set_requires_grad(false);
+    reward_role_ = {&*reward_model_, nullptr, "", rhead};
+  }
   if (opt_.reward_source && !reward_model_) {
     reward_model_.emplace(load_classifier(*opt_.reward_source, dtype));
     reward_role_ = {&*reward_model_, nullptr, "", reward_model_->slot(model::Slot::Score)};
   }
   if (reward_model_) reward_model_->set_requires_grad(false);
-  layout_ = opt_.policy.use_peft ? "separate copies of the base for policy, reference, value and reward (share_base false)"
-                                 : "full fine-tuning: policy, a frozen reference copy, value model, reward model";
+  std::vector<std::string> roles = {"policy"};
+  if (opt_.reference) roles.push_back(opt_.policy.use_peft ? "reference" : "a frozen reference copy");
+  if (opt_.value) roles.push_back("value model");
+  if (reward_model_) roles.push_back("reward model");
+  layout_ = fmt::format("{}: {}", opt_.policy.use_peft ? "separate copies of the base (share_base false)" : "full fine-tuning", fmt::join(roles, ", "));
 }
 
-std::vector<train::NamedParam> PpoModels::value_trainable() const {
+std::vector<train::NamedParam> RlModels::value_trainable() const {
   std::vector<train::NamedParam> out;
+  if (!opt_.value) return out;
   if (value_adapter_) {
     model::CausalLM& m = *value_role_.model;
     std::optional<model::ActiveAdapter> on;
@@ -214,13 +249,13 @@ std::vector<train::NamedParam> PpoModels::value_trainable() const {
   return out;
 }
 
-const PromptRow& PpoModels::row_of(const std::vector<int64_t>& prompt) const {
+const PromptRow& RlModels::row_of(const std::vector<int64_t>& prompt) const {
   auto it = row_index_.find(prompt);
   if (it == row_index_.end()) throw Error("a rollout prompt is not one of the prompts file's rows");
   return rows_[it->second];
 }
 
-at::Tensor PpoModels::model_scores(const train::Rollout& r, const Role& role, const data::TextModel* own_text) {
+at::Tensor RlModels::model_scores(const train::Rollout& r, const Role& role, const data::TextModel* own_text) {
   at::NoGradGuard ng;
   const int64_t pad = opt_.rollout.pad_token_id;
   if (!own_text) return train::read_scores(role.hidden(r), role.head, r, opt_.score_read, pad);
@@ -256,7 +291,7 @@ at::Tensor PpoModels::model_scores(const train::Rollout& r, const Role& role, co
   return train::read_scores(role.hidden(rr), role.head, rr, opt_.score_read, rpad);
 }
 
-at::Tensor PpoModels::command_scores(const train::Rollout& r) {
+at::Tensor RlModels::command_scores(const train::Rollout& r) {
   std::vector<OrderedJson> items;
   for (int64_t b = 0; b < r.rows(); ++b) {
     const PromptRow& row = row_of(r.prompts[static_cast<size_t>(b)]);
@@ -284,12 +319,33 @@ at::Tensor PpoModels::command_scores(const train::Rollout& r) {
   return at::tensor(out, at::kFloat);
 }
 
-at::Tensor PpoModels::scores(const train::Rollout& r) {
-  return opt_.reward_source ? model_scores(r, reward_role_, reward_retokenize_ ? reward_text_.get() : nullptr) : command_scores(r);
+namespace {
+// A reward function's name in metrics (rewards/<name>/mean): its folder, or the run folder of a final/.
+std::string reward_name(const model::ModelSource& s) {
+  fs::path p = s.adapters.empty() ? s.base : s.adapters.back();
+  if (p.filename().empty()) p = p.parent_path();
+  if (p.filename() == "final") p = p.parent_path();
+  return p.filename().string();
+}
+}  // namespace
+
+at::Tensor RlModels::scores(const train::Rollout& r, std::vector<std::pair<std::string, at::Tensor>>* parts) {
+  at::Tensor total;
+  size_t k = 0;
+  auto add = [&](const std::string& name, const at::Tensor& s) {
+    const double w = opt_.reward_weights.empty() ? 1.0 : opt_.reward_weights[k++];
+    total = total.defined() ? total + w * s : (w == 1.0 ? s : w * s);
+    if (parts) parts->push_back({name, s});
+  };
+  if (opt_.reward_source) add(reward_name(*opt_.reward_source), model_scores(r, reward_role_, reward_retokenize_ ? reward_text_.get() : nullptr));
+  for (size_t i = 0; i < more_roles_.size(); ++i)
+    add(reward_name(opt_.more_reward_sources[i]), model_scores(r, more_roles_[i], more_texts_[i].get()));
+  if (!opt_.reward_command.empty()) add("command", command_scores(r));
+  return total;
 }
 
-train::PpoRoles PpoModels::roles() {
-  train::PpoRoles roles;
+train::OnlineRoles RlModels::roles() {
+  train::OnlineRoles roles;
   const double temperature = opt_.rollout.temperature;
   roles.sample = [this](const std::vector<std::vector<int64_t>>& prompts, uint64_t seed) {
     train::RolloutOptions o = opt_.rollout;
@@ -301,12 +357,14 @@ train::PpoRoles PpoModels::roles() {
   roles.policy_logprobs = [this, temperature](const train::Rollout& r, at::Tensor* entropy) {
     return train::response_logprobs(*policy_role_.model, policy_role_.hidden(r), r, temperature, entropy);
   };
-  roles.ref_logprobs = [this, temperature](const train::Rollout& r) {
-    at::NoGradGuard ng;
-    return train::response_logprobs(*reference_role_.model, reference_role_.hidden(r), r, temperature);
-  };
-  roles.values = [this](const train::Rollout& r) { return train::response_values(value_role_.hidden(r), value_role_.head, r); };
-  roles.scores = [this](const train::Rollout& r) { return scores(r); };
+  if (opt_.reference)
+    roles.ref_logprobs = [this, temperature](const train::Rollout& r) {
+      at::NoGradGuard ng;
+      return train::response_logprobs(*reference_role_.model, reference_role_.hidden(r), r, temperature);
+    };
+  if (opt_.value)
+    roles.values = [this](const train::Rollout& r) { return train::response_values(value_role_.hidden(r), value_role_.head, r); };
+  roles.scores = [this](const train::Rollout& r, std::vector<std::pair<std::string, at::Tensor>>* parts) { return scores(r, parts); };
   if (second_model_)
     roles.second_scores = [this](const train::Rollout& r) { return model_scores(r, second_role_, second_text_.get()); };
   roles.trainable = [this] {
@@ -335,7 +393,7 @@ train::PpoRoles PpoModels::roles() {
     }
     std::map<std::string, at::Tensor> value;
     for (auto& p : value_trainable()) value[p.name] = p.param;
-    train::write_state_file(dir / "value_model.safetensors", value);
+    if (!value.empty()) train::write_state_file(dir / "value_model.safetensors", value);
   };
   roles.load_checkpoint = [this](const fs::path& dir) {
     train::TrainingTask t;
@@ -343,6 +401,7 @@ train::PpoRoles PpoModels::roles() {
     if (bank_) bank_->activate("policy");
     t.load_checkpoint(dir);
     if (bank_) bank_->keep("policy");  // the loaded adapter replaces the policy's set
+    if (!opt_.value) return;
     const fs::path file = dir / "value_model.safetensors";
     train::StateFile st = train::read_state_file(file);
     at::NoGradGuard ng;
@@ -359,9 +418,9 @@ train::PpoRoles PpoModels::roles() {
   return roles;
 }
 
-std::string PpoModels::describe() const { return layout_; }
+std::string RlModels::describe() const { return layout_; }
 
-std::string PpoModels::memory_report() const {
+std::string RlModels::memory_report() const {
   const int64_t base = base_bytes(policy_->model());
   auto adapter_bytes = [](model::CausalLM& m, model::AdapterBank* bank, const std::string& set) {
     if (!bank || set.empty()) return int64_t{0};
@@ -384,15 +443,17 @@ std::string PpoModels::memory_report() const {
   if (shared) {
     total += base;
     role("policy", policy_role_, false, adapter_bytes(pm, bank_.get(), "policy"));
-    role("reference", reference_role_, false, 0);
-    role("value", value_role_, false, adapter_bytes(pm, bank_.get(), "value"));
+    if (opt_.reference) role("reference", reference_role_, false, 0);
+    else lines.push_back("reference 0 B (beta 0: no reference model)");
+    if (opt_.value) role("value", value_role_, false, adapter_bytes(pm, bank_.get(), "value"));
     if (reward_role_.model) role("reward", reward_role_, reward_role_.bank == nullptr, reward_role_.bank ? adapter_bytes(pm, bank_.get(), "reward") : 0);
     return fmt::format("weights: base {} shared by every role; {}; total {}, where separate copies would hold {} (sharing saves {})", mib(base),
                        fmt::join(lines, ", "), mib(total), mib(separate), mib(separate - total));
   }
   role("policy", policy_role_, true, 0);
-  role("reference", reference_role_, true, 0);
-  role("value", value_role_, true, 0);
+  if (reference_role_.model) role("reference", reference_role_, true, 0);
+  else lines.push_back("reference 0 B (beta 0: no reference model)");
+  if (value_role_.model) role("value", value_role_, true, 0);
   if (reward_role_.model) role("reward", reward_role_, true, 0);
   return fmt::format("weights: {}; total {} (with LoRA one base would serve every role)", fmt::join(lines, ", "), mib(total));
 }
