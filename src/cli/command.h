@@ -43,5 +43,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& g);
 void add_eval_command(CLI::App& app, GlobalOptions& g);
 void add_sweep_command(CLI::App& app, GlobalOptions& g);
 void add_ppo_command(CLI::App& app, GlobalOptions& g);
+void add_grpo_command(CLI::App& app, GlobalOptions& g);
+void add_rloo_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace prefer::cli

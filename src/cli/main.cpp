@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
   add_orpo_command(app, g);
   add_cpo_command(app, g);
   add_ppo_command(app, g);
+  add_grpo_command(app, g);
+  add_rloo_command(app, g);
   add_serve_command(app, g);
   add_eval_command(app, g);
   add_sweep_command(app, g);

@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/rl_models.h"
+#include "cli/rl_run.h"
 #include "cli/prompt_file.h"
 #include "cli/train_options.h"
 #include "cli/train_run.h"
@@ -112,53 +112,18 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
   const bool use_peft = get<bool>(o, "use_peft");
   open_run_folder(o, args.trainer);
 
-  // ---- prompts: every line read and checked first ----
+  // ---- prompts (every line read and checked first), then the four roles ----
   data::TextModel text = data::TextModel::load(source.tokenizer);
-  std::vector<PromptRow> rows;
-  for (const fs::path& f : data_files(o))
-    for (PromptRow& r : read_prompt_file(f, text)) rows.push_back(std::move(r));
-  io::ModelConfig cfg = io::read_model_config(source.base / "config.json");
-  std::string ids_bytes;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (cfg.max_position_embeddings > 0 && static_cast<int64_t>(rows[i].ids.size()) + args.response_length > cfg.max_position_embeddings)
-      throw Error(fmt::format("prompt {} has {} tokens; with response_length {} that is past the model's context of {} tokens", i + 1,
-                              rows[i].ids.size(), args.response_length, cfg.max_position_embeddings),
-                  {.file = data_files(o).front().string(), .field = "prompt", .hint = "shorten the prompt or lower response_length"});
-    for (int64_t id : rows[i].ids) ids_bytes.append(reinterpret_cast<const char*>(&id), sizeof id);
-    ids_bytes.push_back('\n');
-  }
-  std::vector<std::vector<int64_t>> prompts;
-  std::vector<std::string> prompt_texts;
-  for (const auto& r : rows) {
-    prompts.push_back(r.ids);
-    prompt_texts.push_back(prompt_question(r.row));
-  }
-
-  // ---- the four roles ----
-  RlModelOptions mo;
-  const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
-  mo.policy = {.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora_config(o, get<std::string>(o, "model")),
-               .seed = args.trainer.seed, .merge = get<bool>(o, "merge")};
-  if (reward_model) mo.reward_source = model::resolve_model_source(get<std::string>(o, "reward_model"), std::nullopt, "reward_model");
-  mo.reward_command = opt<std::string>(o, "reward_command").value_or("");
-  if (auto s2 = opt<std::string>(o, "second_reward_model"))
-    mo.second_reward_source = model::resolve_model_source(*s2, std::nullopt, "second_reward_model");
-  mo.command_timeout = get<double>(o, "command_timeout");
-  mo.share_base = get<bool>(o, "share_base");
+  const io::ModelConfig cfg = io::read_model_config(source.base / "config.json");
+  RlPrompts prompts = read_rl_prompts(o, text, cfg, args.response_length, "response_length");
+  RlModelOptions mo = rl_model_options(o, source, text, cfg, args.response_length, args.forward_batch_size);
+  mo.rollout.stop_token_id = opt<int64_t>(o, "stop_token_id");
   mo.score_read = position == "first_pad" ? train::ScoreRead::kFirstPad : train::ScoreRead::kLastToken;
-  model::GenerationOptions go = generation_options(model::CausalLM(cfg, {.allocate = false}), text);
-  mo.rollout = {.response_length = args.response_length, .temperature = get<double>(o, "temperature"), .eos_token_ids = go.eos_token_ids,
-                .stop_token_id = opt<int64_t>(o, "stop_token_id"), .pad_token_id = go.pad_token_id,
-                .forward_batch_size = args.forward_batch_size};
-  if (!(mo.rollout.temperature > 0)) throw Error("must be > 0", {.field = "temperature"});
-  args.eos_token_ids = go.eos_token_ids;
-  RlModels models(mo, text, rows);
-
-  Json fingerprint = run_fingerprint(o, source, hash_bytes(ids_bytes));
-  if (mo.reward_source) fingerprint["reward_model"] = hex64(model::model_source_hash(*mo.reward_source));
-  if (mo.second_reward_source) fingerprint["second_reward_model"] = hex64(model::model_source_hash(*mo.second_reward_source));
-  train::OnlineTrainer trainer(args, models.roles(), std::make_unique<train::PpoMethod>(c, args.trainer.gradient_accumulation_steps), prompts,
-                               prompt_texts, fingerprint);
+  args.eos_token_ids = mo.rollout.eos_token_ids;
+  RlModels models(mo, text, prompts.rows);
+  Json fingerprint = rl_fingerprint(o, source, prompts, mo);
+  train::OnlineTrainer trainer(args, models.roles(), std::make_unique<train::PpoMethod>(c, args.trainer.gradient_accumulation_steps),
+                               prompts.ids, prompts.texts, fingerprint);
   train::RlCheckOptions rc;
   rc.k1 = c.kl_estimator == objectives::KlEstimator::kK1;
   rc.adaptive_kl = c.adap_kl_ctrl;
@@ -169,19 +134,17 @@ RunSummary run_ppo(const Json& o, std::ostream& out) {
   });
   trainer.set_preflight(train::preflight_checks({.method = "PPO", .preference_checks = false, .learning_rate = args.trainer.learning_rate},
                                                 {.min_learning_rate = 1e-7, .max_learning_rate = 1e-4}));
-  ModelCard card{.method = "PPO", .command = "prefer ppo", .source = source, .adapter = use_peft, .data_hash = hash_bytes(ids_bytes),
+  ModelCard card{.method = "PPO", .command = "prefer ppo", .source = source, .adapter = use_peft, .data_hash = prompts.hash,
                  .settings = {"reward_model", "reward_command", "learning_rate", "total_episodes", "num_train_epochs", "per_device_train_batch_size",
                               "gradient_accumulation_steps", "num_mini_batches", "num_ppo_epochs", "kl_coef", "kl_estimator", "adap_kl_ctrl",
                               "cliprange", "vf_coef", "response_length", "temperature", "missing_eos_penalty", "use_peft", "lora_r", "seed"}};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
-  out << "roles: " << models.describe() << "\n" << models.memory_report() << "\n";
-  out << fmt::format("ppo: {} prompts, {} updates of {} responses ({} x {} accumulation x {} mini-batches), {} PPO epochs each, {} on {}\n",
-                     prompts.size(), trainer.total_updates(), trainer.rows_per_update(), args.trainer.per_device_train_batch_size,
-                     args.trainer.gradient_accumulation_steps, args.steps_per_pass, args.passes,
-                     use_peft ? fmt::format("LoRA r={}", mo.policy.lora.r) : std::string("full fine-tuning"), source.describe());
-  train::TrainResult r = trainer.train();
-  out << fmt::format("done: {} updates in {:.1f} s; the PPO policy is in {}\n", r.steps, r.seconds, r.final_dir.string());
-  return summarize_run(r);
+  const std::string start = fmt::format(
+      "ppo: {} prompts, {} updates of {} responses ({} x {} accumulation x {} mini-batches), {} PPO epochs each, {} on {}", prompts.ids.size(),
+      trainer.total_updates(), trainer.rows_per_update(), args.trainer.per_device_train_batch_size, args.trainer.gradient_accumulation_steps,
+      args.steps_per_pass, args.passes, use_peft ? fmt::format("LoRA r={}", mo.policy.lora.r) : std::string("full fine-tuning"),
+      source.describe());
+  return run_online(trainer, models, start, "PPO", out);
 }
 
 }  // namespace

@@ -143,6 +143,7 @@ GrpoLossOutput grpo_loss(const GrpoLossInputs& in, const GrpoConfig& c) {
       if (!(in.num_items_in_batch > 0)) throw Error("needs the generation batch's completion tokens", {.field = "num_items_in_batch"});
       out.loss = row_sum.sum() / in.num_items_in_batch;
   }
+  out.loss = out.loss.to(in.logprobs.scalar_type() == at::kDouble ? at::kDouble : at::kFloat);
   // Clip ratios (TRL): low = r < 1 − ε with A < 0, high = r > 1 + ε_h with A > 0; token means, and the
   // min / max of the per-completion fractions.
   at::NoGradGuard ng;
@@ -153,7 +154,6 @@ GrpoLossOutput grpo_loss(const GrpoLossInputs& in, const GrpoConfig& c) {
   out.metrics["clip_ratio/high_mean"] = hi.sum() / tokens;
   out.metrics["clip_ratio/high_max"] = (hi.sum(1) / row_len).max();
   out.metrics["clip_ratio/region_mean"] = (low + hi).sum() / tokens;
-  out.loss = out.loss.to(in.logprobs.scalar_type() == at::kDouble ? at::kDouble : at::kFloat);
   return out;
 }
 

@@ -153,7 +153,7 @@ TrainResult OnlineTrainer::train() {
   LrSchedule schedule(so, ta.learning_rate);
   double kl_coef = method_->initial_kl_coef();
 
-  int64_t update = 0;
+  int64_t update = 0, tokens = 0;  // tokens: of the optimisation's micro-batches, cumulative (num_tokens)
   double elapsed_before = 0;
   UpdateWindow window;
   at::manual_seed(ta.seed);
@@ -163,6 +163,7 @@ TrainResult OnlineTrainer::train() {
     optimizer.load(ck / "optimizer.safetensors");
     update = require_int(st, "update", c);
     kl_coef = require_field(st, "kl_coef", c).get<double>();
+    tokens = require_int(st, "num_tokens", c);
     elapsed_before = st.value("seconds", 0.0);
     window = UpdateWindow::from_json(require_field(st, "window", c));
     restore_rng_state(ck / "rng_state.json");
@@ -214,7 +215,8 @@ TrainResult OnlineTrainer::train() {
                                                        .position = static_cast<uint64_t>(at)});
     write_json_file(dir.staging() / "trainer_state.json",
                     {{"global_step", step}, {"update", at}, {"episode", at * rows_}, {"kl_coef", kl_coef}, {"total_steps", total_steps},
-                     {"rows_per_update", rows_}, {"seconds", seconds}, {"window", window.to_json()}, {"fingerprint", fingerprint_}});
+                     {"rows_per_update", rows_}, {"num_tokens", tokens}, {"seconds", seconds}, {"window", window.to_json()},
+                     {"fingerprint", fingerprint_}});
     dir.commit();
     prune_checkpoints(out_dir, ta.save_total_limit);
   };
@@ -228,7 +230,7 @@ TrainResult OnlineTrainer::train() {
   StopSignals signals;
   std::string status;
   bool stop = false;
-  int64_t opt_step = update * opt_steps_per_update, tokens = 0;
+  int64_t opt_step = update * opt_steps_per_update;
   while (update < total_updates_) {
     const uint64_t useed = ta.seed * 1000003ULL + 7919ULL * static_cast<uint64_t>(update + 1);
     // ---- rollout and the method's preparation (no gradient, dropout off) ----------------------------

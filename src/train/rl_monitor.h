@@ -13,7 +13,11 @@
 //   value_loss_diverging    loss/value_avg above value_growth x the mean of its first 3 values (and above 1),
 //                           from the 5th log on
 //   clipfrac_high           policy/clipfrac_avg above clipfrac_high (mean of the last logs, from the 3rd log on)
-//   no_eos                  val/num_eos_tokens 0 in every log from a fifth of the run on
+//   no_eos                  val/num_eos_tokens 0 (PPO), or completions/clipped_ratio 1 (GRPO, RLOO), in every log
+//                           from a fifth of the run on
+//   reward_signal_missing   frac_reward_zero_std above zero_std_high (GRPO, RLOO: groups whose completions all
+//                           score the same teach nothing), mean of the last logs from the 3rd log on
+//   group_collapse          completions/group_duplicate_ratio above duplicate_ratio (a prompt's completions alike)
 // "Recent" values are the mean of the last 3 logs (never the first), as the DPO monitor does.
 #pragma once
 
@@ -28,6 +32,14 @@ namespace prefer::train {
 struct RlCheckOptions {
   int64_t total_steps = 0;
   std::string method = "PPO";
+  // The metric names of the method: PPO's (objective/scores, objective/kl: nats per response) or GRPO's and
+  // RLOO's (reward, kl: nats per token), with their bounds.
+  std::string score_key = "objective/scores";
+  std::string kl_key = "objective/kl";
+  std::string kl_unit = "nats per response";
+  std::string length_option = "response_length";
+  std::string eos_advice = "set missing_eos_penalty so that ending pays";
+  std::string kl_advice = "Raise kl_coef, or let an adaptive controller hold the KL near a target (--adap_kl_ctrl --target 6)";
   bool k1 = true;                  // the KL estimator is k1 (negative estimates possible)
   bool adaptive_kl = false;        // the advice differs when the controller is already on
   double kl_bound = 10.0;          // nats per response: past it, a rising score is suspect
@@ -40,6 +52,7 @@ struct RlCheckOptions {
   double duplicate_ratio = 0.5;
   double value_growth = 10.0;
   double clipfrac_high = 0.3;
+  double zero_std_high = 0.8;
   int smoothing_window = 3;
 };
 

@@ -81,7 +81,7 @@ Rollout sample_rollout(const model::CausalLM& policy, const std::vector<std::vec
   go.do_sample = true;
   go.temperature = tempered(o.temperature);
   go.top_k = 0;
-  go.top_p = 1.0;
+  go.top_p = o.top_p;
   go.eos_token_ids = o.eos_token_ids;
   if (o.stop_token_id) go.eos_token_ids.push_back(*o.stop_token_id);
   go.pad_token_id = o.pad_token_id;

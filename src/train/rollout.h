@@ -20,7 +20,8 @@ namespace prefer::train {
 
 struct RolloutOptions {
   int64_t response_length = 53;           // max new tokens per response (TRL's default)
-  double temperature = 0.7;               // TRL: sampled at temperature + 1e-7, top_k 0, top_p 1
+  double temperature = 0.7;               // TRL: sampled at temperature + 1e-7, top_k 0
+  double top_p = 1.0;                     // GRPO's top_p (sampling only: the log-probs are of the full tempered distribution)
   std::vector<int64_t> eos_token_ids;     // a response ends after any of them (contains_eos)
   std::optional<int64_t> stop_token_id;   // also ends a response (stop_token / stop_token_id)
   int64_t pad_token_id = 0;

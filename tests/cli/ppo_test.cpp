@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "cli_run.h"
+#include "rl_files.h"
 #include "run_files.h"
 #include "test_util.h"
 #include "util/json.h"
@@ -20,43 +21,10 @@ namespace fs = std::filesystem;
 
 const std::string kModel = test::fixture("models/llama-tiny").string();
 
-// The reward: the share of response tokens with an id below 160.
-void write_reward_script(const fs::path& file) {
-  test::write_bytes(file, R"(import * as readline from 'node:readline';
-const rl = readline.createInterface({input: process.stdin});
-const out = [];
-rl.on('line', (l) => { const ids = JSON.parse(l).completion_ids; let n = 0; for (const t of ids) if (t < 160) n++; out.push(String(n / ids.length)); });
-rl.on('close', () => process.stdout.write(out.join('\n') + '\n'));
-)");
-}
-
-void write_prompts(const fs::path& file, int n, bool chat = false) {
-  std::string s;
-  for (int i = 0; i < n; ++i) {
-    const std::string q = "Question " + std::to_string(i) + ": what is " + std::to_string(i) + " plus " + std::to_string(i + 1) + "?";
-    if (chat) s += Json({{"messages", Json::array({{{"role", "user"}, {"content", q}}})}}).dump() + "\n";
-    else if (i % 5 == 4) s += Json({{"input_ids", {1, 40 + i, 41, 42}}}).dump() + "\n";  // TRL's pre-tokenized column
-    else s += Json({{"prompt", q}}).dump() + "\n";
-  }
-  test::write_bytes(file, s);
-}
-
-std::vector<double> series(const std::vector<Json>& rows, const std::string& key) {
-  std::vector<double> out;
-  for (const auto& r : rows) out.push_back(r.at(key).get<double>());
-  return out;
-}
-
-double mean(const std::vector<double>& v, size_t from, size_t to) {
-  double s = 0;
-  for (size_t i = from; i < to; ++i) s += v[i];
-  return s / static_cast<double>(to - from);
-}
-
 TEST(PpoE2E, ARewardCommandRaisesTheScoreWhileKlStaysBoundedAndALargeKlCoefHoldsThePolicy) {
   test::TempDir tmp;
-  write_reward_script(tmp.path() / "reward.mjs");
-  write_prompts(tmp.path() / "prompts.jsonl", 32);
+  test::write_reward_script(tmp.path() / "reward.mjs");
+  test::write_prompts(tmp.path() / "prompts.jsonl", 32);
   const std::string base = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_command 'node " +
                            (tmp.path() / "reward.mjs").string() +
                            "' --per_device_train_batch_size 8 --gradient_accumulation_steps 2 --response_length 8 --max_steps 30 "
@@ -70,8 +38,8 @@ TEST(PpoE2E, ARewardCommandRaisesTheScoreWhileKlStaysBoundedAndALargeKlCoefHolds
                         "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg",
                         "policy/entropy_avg", "val/ratio", "val/ratio_var", "val/num_eos_tokens", "lr", "episode"})
     EXPECT_TRUE(rows[0].contains(k)) << k;
-  const auto score = series(rows, "objective/scores"), kl = series(rows, "objective/kl");
-  const double rise = mean(score, 25, 30) - mean(score, 0, 5);
+  const auto score = test::series(rows, "objective/scores"), kl = test::series(rows, "objective/kl");
+  const double rise = test::mean(score, 25, 30) - test::mean(score, 0, 5);
   EXPECT_GT(rise, 0.08) << "scores " << Json(score).dump();
   EXPECT_LT(*std::max_element(kl.begin(), kl.end()), 10.0) << Json(kl).dump();
   EXPECT_EQ(rows.back()["episode"].get<double>(), 30.0 * 16);
@@ -84,14 +52,14 @@ TEST(PpoE2E, ARewardCommandRaisesTheScoreWhileKlStaysBoundedAndALargeKlCoefHolds
   auto held = test::run_prefer(base + " --kl_coef 5 --output_dir " + (tmp.path() / "held").string());
   ASSERT_EQ(held.exit_code, 0) << held.output;
   auto hrows = test::metrics_rows(tmp.path() / "held");
-  const auto hscore = series(hrows, "objective/scores"), hkl = series(hrows, "objective/kl");
-  EXPECT_LT(mean(hkl, 0, 30), 0.5 * mean(kl, 0, 30)) << "held " << Json(hkl).dump() << " free " << Json(kl).dump();
-  EXPECT_LT(mean(hscore, 25, 30) - mean(hscore, 0, 5), rise);
+  const auto hscore = test::series(hrows, "objective/scores"), hkl = test::series(hrows, "objective/kl");
+  EXPECT_LT(test::mean(hkl, 0, 30), 0.5 * test::mean(kl, 0, 30)) << "held " << Json(hkl).dump() << " free " << Json(kl).dump();
+  EXPECT_LT(test::mean(hscore, 25, 30) - test::mean(hscore, 0, 5), rise);
 }
 
 TEST(PpoE2E, AKilledRunResumesToTheSameCurve) {
   test::TempDir tmp;
-  write_prompts(tmp.path() / "prompts.jsonl", 20);
+  test::write_prompts(tmp.path() / "prompts.jsonl", 20);
   const std::string args = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " +
                            test::fixture("models/llama-tiny-rm").string() +
                            " --use_peft --lora_target_modules all-linear --per_device_train_batch_size 4 --response_length 6 --max_steps 8 "
@@ -123,7 +91,7 @@ TEST(PpoE2E, OneSharedBaseComputesWhatSeparateCopiesCompute) {
                              " --use_peft --lora_target_modules all-linear --max_steps 3 --per_device_train_batch_size 4 --learning_rate 1e-2 "
                              "--output_dir " + (tmp.path() / "rm").string());
   ASSERT_EQ(rm.exit_code, 0) << rm.output;
-  write_prompts(tmp.path() / "prompts.jsonl", 8, /*chat=*/true);
+  test::write_prompts(tmp.path() / "prompts.jsonl", 8, /*chat=*/true);
   const std::string args = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " +
                            (tmp.path() / "rm" / "final").string() +
                            " --use_peft --lora_dropout 0 --per_device_train_batch_size 4 --response_length 6 --max_steps 3 --learning_rate 1e-2";
@@ -152,7 +120,7 @@ TEST(PpoE2E, ARewardModelWithAnotherTemplateScoresWhatPreferScoreGives) {
                          "{% if add_generation_prompt %}{{ 'assistant: ' }}{% endif %}";
   fs::remove(rm / "tokenizer_config.json");
   test::write_bytes(rm / "tokenizer_config.json", cfg.dump(1));
-  write_prompts(tmp.path() / "prompts.jsonl", 8, /*chat=*/true);
+  test::write_prompts(tmp.path() / "prompts.jsonl", 8, /*chat=*/true);
   auto r = test::run_prefer("ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " + rm.string() +
                             " --per_device_train_batch_size 4 --response_length 6 --max_steps 2 --learning_rate 1e-4 --output_dir " +
                             (tmp.path() / "run").string());
@@ -178,7 +146,7 @@ TEST(PpoE2E, ARewardModelWithAnotherTemplateScoresWhatPreferScoreGives) {
 
 TEST(PpoE2E, BadInputsAreClearErrorsAndLeaveNoFinalModel) {
   test::TempDir tmp;
-  write_prompts(tmp.path() / "prompts.jsonl", 8);
+  test::write_prompts(tmp.path() / "prompts.jsonl", 8);
   const std::string base = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() +
                            " --per_device_train_batch_size 4 --response_length 4 --max_steps 2";
   auto expect_error = [&](const std::string& extra, const std::string& words, const std::string& dir) {

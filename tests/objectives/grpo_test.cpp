@@ -186,6 +186,18 @@ TEST(GrpoLoss, CispoGradientStopsAtTheCappedRatio) {
     }
 }
 
+TEST(GrpoLoss, Float32LogprobsKeepTheirGradient) {
+  Batch x;
+  GrpoLossInputs in = x.inputs(10, 1);
+  in.logprobs = in.logprobs.to(at::kFloat).set_requires_grad(true);
+  in.old_logprobs = in.logprobs.detach();  // TRL's ratio-is-one case
+  GrpoLossOutput o = grpo_loss(in, {.loss_type = GrpoLossType::kDapo});
+  EXPECT_EQ(o.loss.scalar_type(), at::kFloat);
+  o.loss.backward();
+  // r = 1: the gradient of −r·A is −A per token, over num_items.
+  EXPECT_NEAR(in.logprobs.grad()[1][0].item<double>(), 1.2 / 10, 1e-6);
+}
+
 TEST(RlooLoss, OneRatioPerCompletion) {
   Batch x;
   GrpoLossOutput o = rloo_loss(x.inputs(0, 2), 0.2, 0.2);

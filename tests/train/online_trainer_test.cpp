@@ -251,6 +251,22 @@ std::map<std::string, double> healthy(int64_t i) {
           {"grad_norm", 1.0}};
 }
 
+TEST(RlMonitor, GroupMethodsReadTheirOwnNames) {
+  // GRPO / RLOO log reward and kl (per token), and no val/num_eos_tokens: every completion clipped = no EOS.
+  RlCheckOptions o;
+  o.score_key = "reward";
+  o.kl_key = "kl";
+  o.kl_bound = 0.2;
+  o.kl_blowup = 1.0;
+  std::vector<std::map<std::string, double>> rows;
+  for (int i = 0; i < 10; ++i)
+    rows.push_back({{"reward", 0.1 * i}, {"kl", 0.05 * i}, {"completions/clipped_ratio", 1.0}, {"grad_norm", 1.0}});
+  auto ids = fired(rows, o);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "reward_hacking"), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "no_eos"), ids.end());
+  EXPECT_EQ(std::find(ids.begin(), ids.end(), "kl_blowup"), ids.end());
+}
+
 TEST(RlMonitor, AHealthyRunRaisesNothing) {
   std::vector<std::map<std::string, double>> rows;
   for (int i = 0; i < 10; ++i) rows.push_back(healthy(i));
@@ -283,6 +299,9 @@ TEST(RlMonitor, EachFailureModeFires) {
   EXPECT_TRUE(has(run([](auto& r, int i) { r["loss/value_avg"] = 0.5 * std::pow(3.0, i); }), "value_loss_diverging"));
   EXPECT_TRUE(has(run([](auto& r, int) { r["policy/clipfrac_avg"] = 0.5; }), "clipfrac_high"));
   EXPECT_TRUE(has(run([](auto& r, int) { r["val/num_eos_tokens"] = 0; }), "no_eos"));
+  EXPECT_TRUE(has(run([](auto& r, int) { r["frac_reward_zero_std"] = 0.9; }), "reward_signal_missing"));
+  EXPECT_FALSE(has(run([](auto& r, int) { r["frac_reward_zero_std"] = 0.3; }), "reward_signal_missing"));
+  EXPECT_TRUE(has(run([](auto& r, int i) { r["completions/group_duplicate_ratio"] = i < 5 ? 0.0 : 0.8; }), "group_collapse"));
   EXPECT_FALSE(has(run([](auto& r, int i) { r["val/num_eos_tokens"] = i == 1 ? 1 : 0; }), "no_eos"));
 }
 
