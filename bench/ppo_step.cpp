@@ -13,7 +13,7 @@
 // adapters trained, a reward adapter, the reference = adapters off), and "prefer-4x" the same adapters on
 // four copies of the base (--share_base false): what sharing saves; TRL's is a LoRA policy (reference =
 // adapters off) plus a full value model and a full reward model. "full" is four copies on both sides.
-// The phases mirror train::PpoTrainer's update (the same calls: sample_rollout, response_logprobs,
+// The phases mirror train::OnlineTrainer's update with train::PpoMethod (the same calls: sample_rollout, response_logprobs,
 // response_values, read_scores, objectives::ppo_rollout, ppo_loss, AdamW).
 //
 // Usage: bench_ppo_step [--model tiny|135m] [--mode lora|full|both] [--prompts 8] [--prompt_len 64]
