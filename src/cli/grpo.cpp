@@ -19,16 +19,7 @@ namespace {
 OptionSet group_option_set(bool rloo) {
   OptionSet s;
   using T = OptType;
-  s.add("model", T::String, nullptr, "Policy to train (an SFT model folder, run folder or adapter)");
-  s.add("adapter", T::String, nullptr, "A PEFT LoRA adapter applied on top of --model (merged into it at load)");
-  s.add("data", T::StringList, nullptr, "Prompts: JSONL lines with prompt (text or messages), messages, prompt_ids or input_ids");
-  s.add("output_dir", T::String, nullptr, "Run folder (config.yaml, metrics.jsonl, completions.jsonl, checkpoint-N/, final/)");
-  s.add("reward_model", T::StringList, nullptr, "Reward models (prefer reward run folders; several: a,b), summed with reward_weights");
-  s.add("reward_command", T::String, nullptr,
-        "A reward program reading JSONL (prompt, completion, prompt_ids, completion_ids, the row's other columns), one number per line");
-  s.add("reward_weights", T::FloatList, nullptr, "One weight per reward function: the reward models in order, then the command (default 1 each)");
-  s.add("command_timeout", T::Float, 600.0, "Seconds a reward command may take for one batch");
-  s.add("second_reward_model", T::String, nullptr, "A reward model that only scores (objective/second_scores), for the reward-hacking check");
+  add_rl_options(s, /*several_rewards=*/true);
   s.add("num_generations", T::Int, rloo ? 2 : 8, "Completions sampled per prompt (the group)");
   s.add("max_completion_length", T::Int, 256, "Longest completion in tokens");
   s.add("response_length", T::Int, nullptr, "Alias of max_completion_length (PPO's name)");
@@ -46,8 +37,6 @@ OptionSet group_option_set(bool rloo) {
   s.add("num_iterations", T::Int, 1, "Optimisation passes over each generation batch");
   s.add("steps_per_generation", T::Int, nullptr, "Micro-steps per generation batch (default gradient_accumulation_steps)");
   s.add("mask_truncated_completions", T::Bool, false, "Completions that never ended are left out of the loss");
-  s.add("local_rollout_forward_batch_size", T::Int, 64, "Rows per generation / scoring forward");
-  s.add("share_base", T::Bool, true, "With use_peft: the reference and a reward adapter on the policy's base (false: separate copies)");
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 1.0, .per_device_train_batch_size = 8, .batch_unit = "completions"});
   s.set_default("save_steps", 50);
   add_lora_options(s);

@@ -26,16 +26,7 @@ namespace {
 OptionSet ppo_option_set() {
   OptionSet s;
   using T = OptType;
-  s.add("model", T::String, nullptr, "Policy to align (an SFT model folder, run folder or adapter)");
-  s.add("adapter", T::String, nullptr, "A PEFT LoRA adapter applied on top of --model (merged into it at load)");
-  s.add("data", T::StringList, nullptr, "Prompts: JSONL lines with prompt (text or messages), messages, prompt_ids or input_ids");
-  s.add("output_dir", T::String, nullptr, "Run folder (config.yaml, metrics.jsonl, completions.jsonl, checkpoint-N/, final/)");
-  s.add("reward_model", T::String, nullptr, "Reward model: a prefer reward run folder (a classifier, or a SEQ_CLS adapter on the policy's base)");
-  s.add("reward_command", T::String, nullptr,
-        "Instead of a reward model: a program reading JSONL (prompt, completion, prompt_ids, completion_ids, ...) and printing one number per line");
-  s.add("command_timeout", T::Float, 600.0, "Seconds a reward command may take for one batch");
-  s.add("second_reward_model", T::String, nullptr,
-        "A second reward model that only scores (objective/second_scores): a warning when the trained-on score rises while it falls");
+  add_rl_options(s, /*several_rewards=*/false);
   s.add("score_position", T::String, "last_token",
         "last_token (read the score at the last real token, put it on the last response token) or first_pad (TRL's placement)");
   s.add("kl_coef", T::Float, 0.05, "Weight of the per-token KL penalty (the initial value with adap_kl_ctrl)");
@@ -57,8 +48,6 @@ OptionSet ppo_option_set() {
   s.add("stop_token", T::String, nullptr, "eos: responses end at the EOS token (it always does here; kept for TRL's flag)");
   s.add("stop_token_id", T::Int, nullptr, "A token id that also ends a response");
   s.add("total_episodes", T::Int, nullptr, "Responses to train on (default num_train_epochs x prompts)");
-  s.add("local_rollout_forward_batch_size", T::Int, 64, "Rows per generation / scoring forward");
-  s.add("share_base", T::Bool, true, "With use_peft: one base for all four roles (false: separate copies, for comparison)");
   add_training_options(s, {.learning_rate = 3e-6, .num_train_epochs = 1.0, .per_device_train_batch_size = 8, .batch_unit = "responses"});
   s.set_default("logging_steps", 1);
   s.set_default("save_steps", 50);

@@ -9,6 +9,28 @@
 namespace prefer::cli {
 namespace fs = std::filesystem;
 
+void add_rl_options(OptionSet& s, bool several) {
+  using T = OptType;
+  s.add("model", T::String, nullptr, "Policy to train (an SFT model folder, run folder or adapter)");
+  s.add("adapter", T::String, nullptr, "A PEFT LoRA adapter applied on top of --model (merged into it at load)");
+  s.add("data", T::StringList, nullptr, "Prompts: JSONL lines with prompt (text or messages), messages, prompt_ids or input_ids");
+  s.add("output_dir", T::String, nullptr, "Run folder (config.yaml, metrics.jsonl, completions.jsonl, checkpoint-N/, final/)");
+  if (several) {
+    s.add("reward_model", T::StringList, nullptr, "Reward models (prefer reward run folders; several: a,b), summed with reward_weights");
+    s.add("reward_weights", T::FloatList, nullptr,
+          "One weight per reward function: the reward models in order, then the command (default 1 each)");
+  } else {
+    s.add("reward_model", T::String, nullptr, "Reward model: a prefer reward run folder (a classifier, or a SEQ_CLS adapter on the policy's base)");
+  }
+  s.add("reward_command", T::String, nullptr,
+        "A reward program reading JSONL (prompt, completion, prompt_ids, completion_ids, the row's other columns), one number per line");
+  s.add("command_timeout", T::Float, 600.0, "Seconds a reward command may take for one batch");
+  s.add("second_reward_model", T::String, nullptr,
+        "A reward model that only scores the same completions (objective/second_scores): a warning when the trained-on score rises while it falls");
+  s.add("local_rollout_forward_batch_size", T::Int, 64, "Rows per generation / scoring forward");
+  s.add("share_base", T::Bool, true, "With use_peft: the roles' adapters on one copy of the base (false: separate copies, for comparison)");
+}
+
 RlPrompts read_rl_prompts(const Json& o, const data::TextModel& text, const io::ModelConfig& cfg, int64_t completion_length,
                           const std::string& length_option) {
   RlPrompts p;

@@ -18,6 +18,11 @@
 
 namespace prefer::cli {
 
+// The options every online RL command has: model, adapter, prompts, output_dir, the rewards (one reward
+// model for PPO; several with weights for GRPO and RLOO), the reward command and its time limit, the
+// second judge, local_rollout_forward_batch_size and share_base.
+void add_rl_options(OptionSet& s, bool several_rewards);
+
 struct RlPrompts {
   std::vector<PromptRow> rows;
   std::vector<std::vector<int64_t>> ids;

@@ -15,6 +15,7 @@
 #include "train/metrics_log.h"
 #include "train/rng_state.h"
 #include "train/run_control.h"
+#include "train/run_logs.h"
 #include "train/tensorboard.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -172,26 +173,9 @@ TrainResult OnlineTrainer::train() {
   }
 
   // ---- logs ------------------------------------------------------------------------------------------
-  MetricsLog metrics(out_dir, resume_step);
-  WarningsLog warnings_log(out_dir, resume_step);
-  JsonlLog completions(out_dir / "completions.jsonl", resume_step);
-  TensorBoardLog tensorboard(out_dir, resume_step);
   TrainResult result;
-  std::optional<TrainingMonitor> monitor;
-  if (rules_) {
-    monitor.emplace(total_steps, rules_(total_steps));
-    if (resume_step) monitor->restore(read_metrics(metrics.path()), read_warnings(warnings_log.path()));
-  }
-  auto warn = [&](const TrainingWarning& w) {
-    warnings_log.log(w);
-    result.warnings.push_back(w);
-    std::cerr << "warning: " << w.message << "\n";
-  };
-  if (!resume_step)
-    for (const auto& w : preflight_) {
-      warn(w);
-      if (monitor) monitor->mark_fired(w.id);
-    }
+  RunLogs logs(out_dir, resume_step, total_steps, rules_, preflight_, result);
+  JsonlLog completions(out_dir / "completions.jsonl", resume_step);
 
   const int64_t chunk = std::max<int64_t>(1, args_.forward_batch_size);
   const int64_t micro = ta.per_device_train_batch_size, G = method_->group_size();
@@ -229,7 +213,6 @@ TrainResult OnlineTrainer::train() {
   Stopwatch clock;
   StopSignals signals;
   std::string status;
-  bool stop = false;
   int64_t opt_step = update * opt_steps_per_update;
   while (update < total_updates_) {
     const uint64_t useed = ta.seed * 1000003ULL + 7919ULL * static_cast<uint64_t>(update + 1);
@@ -351,16 +334,7 @@ TrainResult OnlineTrainer::train() {
         values.push_back({"learning_rate", schedule.lr(opt_step)});
         values.push_back({"num_tokens", static_cast<double>(tokens)});
       }
-      OrderedJson row = make_log_row(step, static_cast<double>(update) / static_cast<double>(updates_per_epoch_), values);
-      metrics.log(row);
-      tensorboard.log(row);
-      Json plain = Json::parse(row.dump());
-      result.log.push_back(plain);
-      if (monitor)
-        for (const auto& w : monitor->observe(plain)) {
-          warn(w);
-          stop = stop || w.fatal;
-        }
+      logs.log(make_log_row(step, static_cast<double>(update) / static_cast<double>(updates_per_epoch_), values));
       status = method_->status(means);
       window = UpdateWindow{};
       // A few completions a person reads: what the policy is learning.
@@ -375,9 +349,9 @@ TrainResult OnlineTrainer::train() {
         completions.append(c);
       }
     }
-    if (stop)
+    if (logs.fatal())
       throw Error("training stopped at step " + std::to_string(step) + ": " + result.warnings.back().message,
-                  {.file = warnings_log.path().string()});
+                  {.file = logs.warnings_path().string()});
     const bool saved = crosses(step, ta.save_steps) && !last;
     if (saved) save_checkpoint(update, seconds);
     bar.update(step, status);
@@ -389,8 +363,7 @@ TrainResult OnlineTrainer::train() {
     }
   }
   bar.finish(status);
-  if (monitor)
-    for (const auto& w : monitor->finish()) warn(w);
+  logs.finish();
   result.steps = update * step_unit_;
   result.seconds = elapsed_before + clock.seconds();
   result.final_dir = out_dir / "final";

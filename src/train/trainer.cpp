@@ -18,6 +18,7 @@
 #include "train/optimizer.h"
 #include "train/rng_state.h"
 #include "train/run_control.h"
+#include "train/run_logs.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -205,37 +206,11 @@ TrainResult Trainer::train() {
   }
 
   // ---- logs: metrics.jsonl, warnings.jsonl, TensorBoard (a resumed run drops what came after its step) --
-  MetricsLog metrics(out_dir, resume_step);
-  WarningsLog warnings_log(out_dir, resume_step);
-  TensorBoardLog tensorboard(out_dir, resume_step);
   TrainResult result;
-  std::optional<TrainingMonitor> monitor;
-  if (rules_) {
-    monitor.emplace(total_steps_, rules_(total_steps_));
-    if (resume_step) monitor->restore(read_metrics(metrics.path()), read_warnings(warnings_log.path()));
-  }
-  auto warn = [&](const TrainingWarning& w) {
-    warnings_log.log(w);
-    result.warnings.push_back(w);
-    std::cerr << "warning: " << w.message << "\n";
-  };
-  if (!resume_step)
-    for (const auto& w : preflight_) {
-      warn(w);
-      if (monitor) monitor->mark_fired(w.id);
-    }
-  bool stop = false;
+  RunLogs logs(out_dir, resume_step, total_steps_, rules_, preflight_, result);
   auto emit = [&](const OrderedJson& row) {
-    metrics.log(row);
-    tensorboard.log(row);
-    Json plain = Json::parse(row.dump());
-    result.log.push_back(plain);
+    Json plain = logs.log(row);
     for (auto& cb : callbacks_) cb(plain);
-    if (monitor)
-      for (const auto& w : monitor->observe(plain)) {
-        warn(w);
-        stop = stop || w.fatal;
-      }
   };
 
   BatchList batches = epoch_batches(train_, sampler, epoch);
@@ -361,9 +336,9 @@ TrainResult Trainer::train() {
       emit(make_log_row(step, static_cast<double>(step) / static_cast<double>(steps_per_epoch_), values));
       consider_best(e, step);
     }
-    if (stop)
+    if (logs.fatal())
       throw Error("training stopped at step " + std::to_string(step) + ": " + result.warnings.back().message,
-                  {.file = warnings_log.path().string()});
+                  {.file = logs.warnings_path().string()});
     const bool saved = step % args_.save_steps == 0 && !last;
     if (saved) save_checkpoint(step, seconds);
     bar.update(step, status);
@@ -375,8 +350,7 @@ TrainResult Trainer::train() {
     }
   }
   bar.finish(status);
-  if (monitor)
-    for (const auto& w : monitor->finish()) warn(w);
+  logs.finish();
 
   // ---- final/: only now, atomically --------------------------------------------------------------------
   result.steps = step;
