@@ -3,6 +3,7 @@
 // equal TRL's definitions evaluated in this file with plain loops in double. And the failure-mode checks
 // of rl_monitor.h, each provoked and each silent on a healthy run.
 #include "train/online_trainer.h"
+#include "train/group_method.h"
 #include "train/ppo_method.h"
 
 #include <ATen/ATen.h>
@@ -219,6 +220,68 @@ TEST(PpoTrainer, ANonFiniteRewardStopsWithTheRow) {
     EXPECT_NE(std::string(e.what()).find("not a number"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "final"));
+}
+
+TEST(GroupTrainer, FirstStepComposesRewardsAdvantagesAndTheLossAsDefined) {
+  // Two prompts x G = 2 completions of lengths 3, 1, 4, 2 with rewards 1.5, -0.5, 0.8, 2.0; the policy's
+  // log-probs are the sampler's (ratio 1), so bnpo's loss is Σ_i −A_i·len_i / Σ len_i.
+  test::TempDir tmp;
+  FixedBatch f;
+  f.prompts = {{1, 10}, {1, 10}, {1, 13}, {1, 13}};  // the repeat sampler's order: each prompt twice in a row
+  at::Tensor w = at::zeros({1}, at::kFloat).set_requires_grad(true);
+  OnlineRoles roles = fixed_roles(f, w);
+  int calls = 0;
+  roles.sample = [f, &calls](const std::vector<std::vector<int64_t>>& prompts, uint64_t) {
+    ++calls;
+    EXPECT_EQ(prompts[0], prompts[1]);
+    EXPECT_EQ(prompts[2], prompts[3]);
+    Rollout r = make_rollout(prompts, f.responses, 0, {4});
+    r.sample_logprobs = grid_tensor(f.new_lp);
+    return r;
+  };
+  roles.policy_logprobs = [f, &w](const Rollout& r, at::Tensor* entropy) {
+    if (entropy) *entropy = at::zeros({r.rows()});
+    std::vector<int64_t> rows;
+    for (const auto& q : r.responses) rows.push_back(std::find(f.responses.begin(), f.responses.end(), q) - f.responses.begin());
+    return grid_tensor(f.new_lp).index_select(0, at::tensor(rows, at::kLong)) + w * 0.0;
+  };
+  roles.scores = [f](const Rollout& r, std::vector<std::pair<std::string, at::Tensor>>* parts) {
+    std::vector<float> s;
+    for (const auto& q : r.responses) s.push_back(static_cast<float>(f.scores[std::find(f.responses.begin(), f.responses.end(), q) - f.responses.begin()]));
+    at::Tensor t = at::tensor(s);
+    if (parts) parts->push_back({"fixed", t});
+    return t;
+  };
+  OnlineArgs a;
+  a.trainer.output_dir = tmp.path();
+  a.trainer.learning_rate = 0;
+  a.trainer.per_device_train_batch_size = 4;
+  a.trainer.max_steps = 1;
+  a.trainer.show_progress = false;
+  a.step_is_update = false;
+  a.response_length = 4;
+  GroupMethodOptions g{.num_generations = 2};
+  g.grpo.loss_type = objectives::GrpoLossType::kBnpo;
+  OnlineTrainer trainer(a, roles, std::make_unique<GroupMethod>(g), f.prompts, {"a", "a", "b", "b"}, Json::object());
+  TrainResult r = trainer.train();
+  ASSERT_EQ(r.log.size(), 1u);
+  EXPECT_EQ(calls, 1);
+  const Json& row = r.log[0];
+  // Group advantages by hand: (R − mean) / (Bessel std + 1e-4) within each pair.
+  std::vector<double> A(4);
+  for (int g0 : {0, 2}) {
+    const double m = (f.scores[g0] + f.scores[g0 + 1]) / 2;
+    const double sd = std::sqrt((std::pow(f.scores[g0] - m, 2) + std::pow(f.scores[g0 + 1] - m, 2)) / 1.0);
+    for (int i : {g0, g0 + 1}) A[i] = (f.scores[i] - m) / (sd + 1e-4);
+  }
+  double num = 0, den = 0;
+  for (int i = 0; i < 4; ++i) num += -A[i] * f.len(i), den += f.len(i);
+  EXPECT_NEAR(row["loss"].get<double>(), num / den, 1e-6);
+  EXPECT_NEAR(row["reward"].get<double>(), (1.5 - 0.5 + 0.8 + 2.0) / 4, 1e-6);
+  EXPECT_NEAR(row["rewards/fixed/mean"].get<double>(), row["reward"].get<double>(), 1e-9);
+  EXPECT_EQ(row["frac_reward_zero_std"].get<double>(), 0.0);
+  EXPECT_EQ(row["step"], 1);
+  EXPECT_FALSE(row.contains("kl"));
 }
 
 TEST(PpoTrainer, ModeCollapseMeasures) {
