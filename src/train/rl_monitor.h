@@ -1,4 +1,4 @@
-// The failure modes of online RL (PPO now; GRPO and RLOO use the same checks), watched on the logged rows
+// The failure modes of online RL (PPO, GRPO, RLOO), watched on the logged rows
 // (TRL's metric names plus prefer's completions/*) and reported in plain words with the update and the
 // numbers behind each:
 //   reward_hacking          objective/scores rose by > score_rise while objective/kl passed kl_bound

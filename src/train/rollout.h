@@ -1,4 +1,4 @@
-// Online RL's rollouts (PPO now; GRPO and RLOO next): a batch of prompts answered by the policy, laid out
+// Online RL's rollouts (PPO, GRPO, RLOO): a batch of prompts answered by the policy, laid out
 // as the tensors every online method scores, and the per-token quantities computed from it.
 //
 // Layout: B rows of [prompt | response]. Prompts are left-padded to P slots, responses right-padded to T
