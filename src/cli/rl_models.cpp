@@ -157,7 +157,6 @@ void RlModels::build_shared() {
     }
   }
   bank_->activate("policy");
-  value_adapter_ = opt_.value;
   policy_role_ = {&m, bank_.get(), "policy", {}};
   if (opt_.reference) reference_role_ = {&m, bank_.get(), "", {}};
   if (opt_.value) value_role_ = {&m, bank_.get(), "value", value_head};
@@ -201,7 +200,6 @@ void RlModels::build_separate() {
     }
     value_bank_ = std::make_unique<model::AdapterBank>(*value_model_);
     value_bank_->keep("value");
-    value_adapter_ = true;
     value_role_ = {&*value_model_, nullptr, "", trainable(vhead)};
   } else if (opt_.reward_source) {
     value_model_.emplace(load_classifier(*opt_.reward_source, dtype));  // TRL: the value model starts as the reward model
@@ -237,7 +235,7 @@ void RlModels::build_separate() {
 std::vector<train::NamedParam> RlModels::value_trainable() const {
   std::vector<train::NamedParam> out;
   if (!opt_.value) return out;
-  if (value_adapter_) {
+  if (value_adapter()) {
     model::CausalLM& m = *value_role_.model;
     std::optional<model::ActiveAdapter> on;
     if (value_role_.bank) on.emplace(*value_role_.bank, value_role_.set);

@@ -62,7 +62,6 @@ class RlModels {
   ~RlModels();
 
   train::OnlineRoles roles();
-  Policy& policy() { return *policy_; }
   // One line per role (its weights and where they live) and what sharing the base saved.
   std::string memory_report() const;
   // How the roles are laid out, for the start-up line.
@@ -86,6 +85,8 @@ class RlModels {
   at::Tensor command_scores(const train::Rollout& r);
   const PromptRow& row_of(const std::vector<int64_t>& prompt) const;
   std::vector<train::NamedParam> value_trainable() const;
+  // The value role trains an adapter and a head (LoRA), not a whole model.
+  bool value_adapter() const { return opt_.value && opt_.policy.use_peft; }
 
   RlModelOptions opt_;
   const data::TextModel& text_;
@@ -97,7 +98,6 @@ class RlModels {
   std::unique_ptr<model::AdapterBank> value_bank_;      // separate value model with LoRA
   std::unique_ptr<data::TextModel> reward_text_;        // the reward model's tokenizer, when it differs
   bool reward_retokenize_ = false;
-  bool value_adapter_ = false;                          // the value role trains an adapter
   Role policy_role_, reference_role_, value_role_, reward_role_, second_role_;
   std::vector<std::unique_ptr<model::CausalLM>> more_models_;
   std::vector<Role> more_roles_;

@@ -7,10 +7,6 @@
 
 namespace prefer::train {
 
-namespace {
-double item(const at::Tensor& t) { return t.to(at::kDouble).item<double>(); }
-}  // namespace
-
 GroupMethod::GroupMethod(GroupMethodOptions o) : opt_(std::move(o)) {
   opt_.grpo.validate();
   if (opt_.num_generations < 2)
@@ -21,19 +17,16 @@ void GroupMethod::prepare(OnlineUpdate& u, OnlineRoles& roles, int64_t chunk, do
   const Rollout& ro = u.rollout;
   // The rewards: the weighted sum, and each function's own column for its metrics.
   std::vector<std::pair<std::string, std::vector<at::Tensor>>> parts;
-  std::vector<at::Tensor> totals;
-  for (int64_t s = 0; s < ro.rows(); s += chunk) {
-    std::vector<int64_t> rows;
-    for (int64_t i = s; i < std::min(ro.rows(), s + chunk); ++i) rows.push_back(i);
-    const Rollout part = rows.size() == static_cast<size_t>(ro.rows()) ? ro : ro.select(rows);
+  const at::Tensor total = chunked_rows(ro, chunk, [&](const Rollout& part) {
     std::vector<std::pair<std::string, at::Tensor>> cols;
-    totals.push_back(roles.scores(part, &cols).to(at::kCPU));
+    at::Tensor t = roles.scores(part, &cols);
     for (size_t k = 0; k < cols.size(); ++k) {
       if (parts.size() <= k) parts.push_back({cols[k].first, {}});
       parts[k].second.push_back(cols[k].second.to(at::kCPU));
     }
-  }
-  at::Tensor R = at::cat(totals).to(at::kDouble);
+    return t;
+  });
+  at::Tensor R = total.to(at::kDouble);
   u.scores = R.to(at::kFloat);
   at::Tensor mask = ro.response_mask.to(at::kDouble);
   if (opt_.mask_truncated_completions) mask = mask * ro.contains_eos.to(at::kDouble).unsqueeze(1);
@@ -49,13 +42,13 @@ void GroupMethod::prepare(OnlineUpdate& u, OnlineRoles& roles, int64_t chunk, do
   u.tensors["advantages"] = a.advantages;
   u.tensors["mask"] = mask;
   u.tensors["num_items"] = mask.sum();
-  for (const char* k : {"reward", "reward_std", "frac_reward_zero_std"}) u.metrics.push_back({k, item(a.metrics.at(k))});
+  for (const char* k : {"reward", "reward_std", "frac_reward_zero_std"}) u.metrics.push_back({k, scalar_value(a.metrics.at(k))});
   for (const auto& [name, cols] : parts) {
     at::Tensor c = at::cat(cols).to(at::kDouble);
-    u.metrics.push_back({"rewards/" + name + "/mean", item(c.mean())});
-    u.metrics.push_back({"rewards/" + name + "/std", c.numel() > 1 ? item(c.std(true)) : 0.0});
+    u.metrics.push_back({"rewards/" + name + "/mean", scalar_value(c.mean())});
+    u.metrics.push_back({"rewards/" + name + "/std", c.numel() > 1 ? scalar_value(c.std(true)) : 0.0});
   }
-  if (opt_.rloo && beta > 0) u.metrics.push_back({"kl", item(u.kl.sum() / mask.sum().clamp_min(1))});  // token-mean k1
+  if (opt_.rloo && beta > 0) u.metrics.push_back({"kl", scalar_value(u.kl.sum() / mask.sum().clamp_min(1))});  // token-mean k1
 }
 
 at::Tensor GroupMethod::micro_loss(const OnlineUpdate& u, const Rollout& sub, const at::Tensor& rows, OnlineRoles& roles,
@@ -69,15 +62,15 @@ at::Tensor GroupMethod::micro_loss(const OnlineUpdate& u, const Rollout& sub, co
                                 .ref_logprobs = u.tensors.count("ref_logprobs") ? pick(u.tensors.at("ref_logprobs")) : at::Tensor(),
                                 .advantages = pick(u.tensors.at("advantages")),
                                 .mask = pick(u.tensors.at("mask")),
-                                .num_items_in_batch = item(u.tensors.at("num_items")),
+                                .num_items_in_batch = scalar_value(u.tensors.at("num_items")),
                                 .gradient_accumulation_steps = opt_.gradient_accumulation_steps};
   objectives::GrpoLossOutput lo = opt_.rloo ? objectives::rloo_loss(in, opt_.grpo.epsilon, opt_.grpo.high()) : objectives::grpo_loss(in, opt_.grpo);
   for (const auto& [k, v] : lo.metrics)
-    if (!(opt_.rloo && k == "kl")) m[k] = item(v);
+    if (!(opt_.rloo && k == "kl")) m[k] = scalar_value(v);
   // entropy: the token mean over the micro-batch's completions.
   at::Tensor len = sub.response_mask.to(at::kDouble).sum(1).to(entropy.device());
-  m["entropy"] = item((entropy.to(at::kDouble) * len).sum() / len.sum().clamp_min(1));
-  const double loss = item(lo.loss);
+  m["entropy"] = scalar_value((entropy.to(at::kDouble) * len).sum() / len.sum().clamp_min(1));
+  const double loss = scalar_value(lo.loss);
   // HF's logged loss is the optimizer step's: the micro-batches' scaled losses summed.
   m["loss"] = loss * static_cast<double>(opt_.gradient_accumulation_steps);
   return lo.loss;

@@ -92,7 +92,6 @@ struct UpdateWindow {
   }
 };
 
-double item(const at::Tensor& t) { return t.to(at::kDouble).item<double>(); }
 
 }  // namespace
 
@@ -253,7 +252,7 @@ TrainResult OnlineTrainer::train() {
           Rollout sub = ro.select(rows);
           std::map<std::string, double> m;
           at::Tensor loss = method_->micro_loss(u, sub, at::tensor(rows, at::kLong), roles_, m);
-          const double l = item(loss);
+          const double l = scalar_value(loss);
           if (!std::isfinite(l))
             throw Error(fmt::format("the {} loss became {} at update {}", args_.label, std::isnan(l) ? "NaN" : "infinite", update + 1),
                         {.hint = "lower learning_rate, raise the KL coefficient, or resume from the last checkpoint"});
@@ -261,7 +260,7 @@ TrainResult OnlineTrainer::train() {
           for (const auto& [key, v] : m) stats[key].push_back(v);
           tokens += sub.mask.sum().item<int64_t>();
         }
-        const double gn = ta.max_grad_norm > 0 ? item(clip_grad_norm(tensors, ta.max_grad_norm)) : item(grad_global_norm(tensors));
+        const double gn = ta.max_grad_norm > 0 ? scalar_value(clip_grad_norm(tensors, ta.max_grad_norm)) : scalar_value(grad_global_norm(tensors));
         optimizer.step(lr);
         optimizer.zero_grad();
         grad_norm_sum += gn;
@@ -279,7 +278,7 @@ TrainResult OnlineTrainer::train() {
       return v.empty() ? 0.0 : s / static_cast<double>(v.size());
     };
     for (const auto& [k, v] : u.metrics) window.add(k, v);
-    if (second.defined()) window.add("objective/second_scores", item(second));
+    if (second.defined()) window.add("objective/second_scores", scalar_value(second));
     std::set<std::string> named;
     for (const auto& [name, key] : method_->micro_metric_names()) {
       named.insert(key);

@@ -130,6 +130,9 @@ class OnlineTrainer {
   int64_t rows_ = 0, prompts_per_update_ = 0, updates_per_epoch_ = 0, total_updates_ = 0, step_unit_ = 1;
 };
 
+// A 0-dim tensor's value as a double (metrics).
+inline double scalar_value(const at::Tensor& t) { return t.to(at::kDouble).item<double>(); }
+
 // f over a rollout's rows `chunk` at a time (the scoring forwards), concatenated along dim 0 on the CPU.
 at::Tensor chunked_rows(const Rollout& r, int64_t chunk, const std::function<at::Tensor(const Rollout&)>& f);
 

@@ -5,10 +5,6 @@
 
 namespace prefer::train {
 
-namespace {
-double item(const at::Tensor& t) { return t.to(at::kDouble).item<double>(); }
-}  // namespace
-
 PpoMethod::PpoMethod(objectives::PpoConfig config, int64_t ga) : config_(config), ga_(ga) { config_.validate(); }
 
 void PpoMethod::prepare(OnlineUpdate& u, OnlineRoles& roles, int64_t chunk, double kl_coef) {
@@ -22,7 +18,7 @@ void PpoMethod::prepare(OnlineUpdate& u, OnlineRoles& roles, int64_t chunk, doub
   u.scores = scores.isfinite().all().item<bool>() ? pr.scores : scores;  // a NaN reward is reported as such
   u.kl = pr.kl.sum(1);
   for (const char* k : {"objective/kl", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "objective/scores"})
-    u.metrics.push_back({k, item(pr.metrics.at(k))});
+    u.metrics.push_back({k, scalar_value(pr.metrics.at(k))});
   u.tensors = {{"advantages", pr.advantages}, {"values", pr.values}, {"returns", pr.returns}, {"value_mask", pr.value_mask}};
 }
 
@@ -38,8 +34,8 @@ at::Tensor PpoMethod::micro_loss(const OnlineUpdate& u, const Rollout& sub, cons
        .values = new_v, .old_values = pick(u.tensors.at("values")), .returns = pick(u.tensors.at("returns")),
        .response_mask = pick(u.rollout.response_mask), .value_mask = pick(u.tensors.at("value_mask"))},
       config_);
-  for (const auto& [k, v] : lo.metrics) m[k] = item(v);
-  m["policy/entropy"] = item(entropy.mean());
+  for (const auto& [k, v] : lo.metrics) m[k] = scalar_value(v);
+  m["policy/entropy"] = scalar_value(entropy.mean());
   return lo.loss / static_cast<double>(ga_);
 }
 
