@@ -9,6 +9,7 @@
 #include "cli/policy.h"
 #include "cli/run_reference.h"
 #include "cli/tokenizer_setup.h"
+#include "cli/quantization_options.h"
 #include "cli/train_options.h"
 #include "data/pipeline.h"
 #include "model/loader.h"
@@ -98,7 +99,8 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
 
   // ---- models ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
-  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge")});
+  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
   train::DpoRecipeOptions ro;
   ro.dpo = dpo;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");

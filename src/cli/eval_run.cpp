@@ -36,11 +36,12 @@ struct Loaded {
   std::unique_ptr<model::CausalLM> model;
 };
 
-Loaded load(const std::string& path, const std::string& adapter, const std::string& field, bool bf16) {
+Loaded load(const std::string& path, const std::string& adapter, const std::string& field, bool bf16,
+            const model::QuantizationConfig& quant) {
   Loaded l;
   l.source = model::resolve_model_source(path, adapter.empty() ? std::nullopt : std::optional<fs::path>(adapter), field);
   l.text = std::make_unique<data::TextModel>(data::TextModel::load(l.source.tokenizer));
-  l.model = std::make_unique<model::CausalLM>(model::load_model_source(l.source, {.dtype = bf16 ? at::kBFloat16 : at::kFloat}));
+  l.model = std::make_unique<model::CausalLM>(model::load_model_source(l.source, {.dtype = bf16 ? at::kBFloat16 : at::kFloat, .quantization = quant}));
   l.model->set_training(false);
   return l;
 }
@@ -146,6 +147,7 @@ void add_eval_options(CLI::App* cmd, EvalOptions& o) {
   cmd->add_option("--inspect", o.inspect, "Prompts shown side by side in samples.html")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch_size", o.batch_size, "Examples per batch")->capture_default_str()->check(CLI::PositiveNumber);
   add_bool_option(cmd, "bf16", o.bf16, "Compute in bfloat16");
+  o.quant.add_to(cmd);
   o.flags.max_length = 0;
   o.flags.add_to(cmd);
 }
@@ -168,9 +170,9 @@ Json run_eval(const EvalOptions& o, const fs::path& out_dir) {
   if (judge && o.judge_mode == "single" && !judge->can_grade())
     throw Error("needs an http: or cmd: judge; a reward model compares answers but does not grade them 1-10", {.field = "judge_mode"});
 
-  Loaded m = load(o.model, o.adapter, "model", o.bf16);
+  Loaded m = load(o.model, o.adapter, "model", o.bf16, o.quant.config());
   std::optional<Loaded> ref;
-  if (!o.reference.empty()) ref = load(o.reference, "", "reference", o.bf16);
+  if (!o.reference.empty()) ref = load(o.reference, "", "reference", o.bf16, o.quant.config());
 
   Json result = Json::object();
   Json data_hashes = Json::object();

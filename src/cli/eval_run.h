@@ -11,6 +11,7 @@
 
 #include "cli/data_options.h"
 #include "cli/prompt_file.h"
+#include "cli/quantization_options.h"
 #include "eval/judge.h"
 #include "util/json.h"
 
@@ -25,6 +26,7 @@ struct EvalOptions {
   int64_t batch_size = 8, inspect = 0, judge_concurrency = 4, judge_retries = 3;
   SamplingFlags sampling;
   bool reference_free = false, mc_normalize = false, no_judge_cache = false, bf16 = false;
+  QuantizationFlags quant;  // the evaluated model and reference load quantised
   DataFlags flags;
 };
 

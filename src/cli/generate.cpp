@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/quantization_options.h"
 #include "cli/prompt_file.h"
 #include "data/pipeline.h"
 #include "model/generation.h"
@@ -25,6 +26,7 @@ void add_generate_command(CLI::App& app, GlobalOptions& g) {
     SamplingFlags sampling;
     int64_t batch_size = 8;
     bool bf16 = false;
+    QuantizationFlags quant;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate completions for prompts (JSONL in, JSONL out)");
@@ -35,12 +37,14 @@ void add_generate_command(CLI::App& app, GlobalOptions& g) {
   o->sampling.add_to(cmd);
   cmd->add_option("--batch_size", o->batch_size, "Prompts per batch")->capture_default_str()->check(CLI::PositiveNumber);
   add_bool_option(cmd, "bf16", o->bf16, "Compute in bfloat16");
+  o->quant.add_to(cmd);
   cmd->callback([o, &g] {
     apply_global_options(g);
     model::ModelSource src = model::resolve_model_source(o->model, o->adapter.empty() ? std::nullopt : std::optional<fs::path>(o->adapter));
     data::TextModel text = data::TextModel::load(src.tokenizer);
     model::LoadOptions lo;
     lo.dtype = o->bf16 ? at::kBFloat16 : at::kFloat;
+    lo.quantization = o->quant.config();
     model::CausalLM m = model::load_model_source(src, lo);
 
     // Every line is read first, so a bad line fails before any compute.

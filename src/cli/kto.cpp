@@ -9,6 +9,7 @@
 #include "cli/policy.h"
 #include "cli/run_reference.h"
 #include "cli/tokenizer_setup.h"
+#include "cli/quantization_options.h"
 #include "cli/train_options.h"
 #include "cli/train_run.h"
 #include "data/unpaired.h"
@@ -89,7 +90,8 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
 
   // ---- models: the policy, and the reference as DPO has it ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
-  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge")});
+  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
   train::KtoRecipeOptions ro{.kto = kto, .batch = run_batch_options(o, text), .chunk_tokens = get<int64_t>(o, "chunk_tokens"),
                              .max_length = prep.tokenize.max_length};
   RunReference reference(o, source, policy, ro.chunk_tokens);

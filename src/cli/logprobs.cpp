@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/quantization_options.h"
 #include "cli/data_options.h"
 #include "data/pipeline.h"
 #include "model/loader.h"
@@ -25,6 +26,7 @@ void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
     double beta = 0.1;
     int64_t batch_size = 8, chunk_tokens = 1024;
     bool bf16 = false;
+    QuantizationFlags quant;
     DataFlags flags;
   };
   auto o = std::make_shared<Options>();
@@ -38,6 +40,7 @@ void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
   cmd->add_option("--batch_size", o->batch_size, "Examples per batch")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--chunk_tokens", o->chunk_tokens, "Completion positions per LM-head chunk")->capture_default_str()->check(CLI::PositiveNumber);
   add_bool_option(cmd, "bf16", o->bf16, "Compute in bfloat16");
+  o->quant.add_to(cmd);
   o->flags.max_length = 0;  // score whole examples unless asked to truncate
   o->flags.add_to(cmd);
   cmd->callback([o, &g] {
@@ -50,6 +53,7 @@ void add_logprobs_command(CLI::App& app, GlobalOptions& g) {
     const data::TokenizedDataset& d = pd.data;
     model::LoadOptions lo;
     lo.dtype = o->bf16 ? at::kBFloat16 : at::kFloat;
+    lo.quantization = o->quant.config();
     train::DatasetLogps pol = train::dataset_logps(model::load_model_source(src, lo), d, o->batch_size, o->chunk_tokens);
     std::optional<train::DatasetLogps> ref;
     if (!o->reference.empty())

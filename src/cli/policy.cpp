@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "model/loader.h"
+#include "model/model_size.h"
 #include "model/save.h"
 #include "util/error.h"
 
@@ -12,8 +13,12 @@ namespace fs = std::filesystem;
 namespace {
 
 model::CausalLM load(const PolicyOptions& o) {
+  if (o.quantization.enabled() && !o.use_peft)
+    throw Error("a " + o.quantization.describe() + " base is frozen: only LoRA adapters train on it",
+                {.field = o.quantization.load_in_8bit ? "load_in_8bit" : "load_in_4bit", .hint = "add --use_peft"});
   model::LoadOptions lo;
   lo.dtype = o.dtype;
+  lo.quantization = o.quantization;
   if (o.classifier) {
     // A causal LM becomes a classifier with a new head; a classifier stays one.
     io::ModelConfig cfg = io::read_model_config(o.source.base / "config.json");
@@ -43,6 +48,11 @@ model::CausalLM load(const PolicyOptions& o) {
 }  // namespace
 
 Policy::Policy(PolicyOptions options) : opt_(std::move(options)), model_(load(opt_)) {
+  model_.set_gradient_checkpointing(opt_.gradient_checkpointing);
+  if (model::is_quantized(model_) && !opt_.use_peft)  // a checkpoint bitsandbytes quantised
+    throw Error("the model is quantised (" + model::checkpoint_quantization(model_.raw_config(), opt_.source.base / "config.json").describe() +
+                    "): only LoRA adapters train on it",
+                {.file = (opt_.source.base / "config.json").string(), .field = "quantization_config", .hint = "add --use_peft"});
   if (opt_.use_peft) {
     model_.set_requires_grad(false);
     if (opt_.classifier) opt_.lora.task_type = "SEQ_CLS";
@@ -69,18 +79,22 @@ int64_t Policy::trainable_parameters() const {
   return n;
 }
 
-int64_t Policy::total_parameters() const {
-  int64_t n = 0;
-  for (const auto& [name, t] : model_.named_parameters()) n += t.numel();
-  return n;
-}
+int64_t Policy::total_parameters() const { return model_.parameter_count(); }
 
 train::MemoryInputs Policy::memory_inputs(int64_t batch_tokens, int64_t chunk_tokens) const {
   const auto& cfg = model_.config();
-  return {.parameters = total_parameters(), .trainable_parameters = trainable_parameters(),
-          .weight_bytes = opt_.dtype == at::kBFloat16 ? 2 : 4, .batch_tokens = batch_tokens,
-          .logits_tokens = std::min(batch_tokens, chunk_tokens), .vocab_size = cfg.vocab_size, .hidden_size = cfg.hidden_size,
-          .intermediate_size = cfg.intermediate_size, .num_layers = cfg.num_hidden_layers};
+  train::MemoryInputs mi{.parameters = total_parameters(), .trainable_parameters = trainable_parameters(),
+                         .weight_bytes = opt_.dtype == at::kBFloat16 ? 2 : 4, .batch_tokens = batch_tokens,
+                         .logits_tokens = std::min(batch_tokens, chunk_tokens), .vocab_size = cfg.vocab_size,
+                         .hidden_size = cfg.hidden_size, .intermediate_size = cfg.intermediate_size, .num_layers = cfg.num_hidden_layers,
+                         .gradient_checkpointing = model_.gradient_checkpointing()};
+  mi.lora = opt_.use_peft;
+  if (model::is_quantized(model_)) {
+    const model::WeightBytes wb = model::weight_bytes(cfg, model_.dtype(), opt_.quantization);
+    mi.base_weight_bytes = wb.dense + static_cast<double>(model::quantized_bytes(model_));
+    mi.dequantized_values = model::largest_linear_values(cfg);
+  }
+  return mi;
 }
 
 void Policy::save_checkpoint(const fs::path& dir) const {

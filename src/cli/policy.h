@@ -11,6 +11,7 @@
 #include "model/causal_lm.h"
 #include "model/lora.h"
 #include "model/model_source.h"
+#include "model/quantized_model.h"
 #include "train/memory_estimate.h"
 #include "train/training_task.h"
 
@@ -29,6 +30,9 @@ struct PolicyOptions {
   std::optional<int64_t> pad_token_id;
   // New special tokens: the embeddings (and an untied LM head) grow to this many rows; 0 = as loaded.
   int64_t vocab_size = 0;
+  // A quantised frozen base (needs use_peft) and gradient checkpointing.
+  model::QuantizationConfig quantization;
+  bool gradient_checkpointing = false;
 };
 
 class Policy {

@@ -5,6 +5,7 @@
 #include "cli/judged_eval.h"
 #include "cli/policy.h"
 #include "cli/tokenizer_setup.h"
+#include "cli/quantization_options.h"
 #include "cli/train_options.h"
 #include "train/memory_estimate.h"
 #include "train/preference_checks.h"
@@ -46,7 +47,8 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
   // ---- the policy and the task: no reference anywhere ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .vocab_size = tok.grow_vocab});
+                 .vocab_size = tok.grow_vocab,
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
   train::PairRecipeOptions ro;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");
   ro.batch = run_batch_options(o, tok.text);

@@ -8,6 +8,7 @@
 
 #include "data/tokenize.h"
 #include "eval/program_protocol.h"
+#include "model/quantized_model.h"
 #include "model/lora.h"
 #include "model/scalar_head.h"
 #include "train/state_file.h"
@@ -24,7 +25,7 @@ int64_t tensor_bytes(const at::Tensor& t) { return t.defined() ? t.numel() * sta
 int64_t base_bytes(const model::CausalLM& m) {
   int64_t n = 0;
   for (const auto& [name, t] : m.named_parameters()) n += tensor_bytes(t);
-  return n;
+  return n + static_cast<int64_t>(model::quantized_bytes(m));  // a quantised base's packed layers
 }
 
 std::string mib(int64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }

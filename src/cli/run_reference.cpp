@@ -4,6 +4,7 @@
 
 #include "cli/train_options.h"
 #include "model/loader.h"
+#include "util/hash.h"
 
 namespace prefer::cli {
 
@@ -15,10 +16,10 @@ std::optional<model::ModelSource> ref_source(const Json& o) {
 }
 
 std::optional<model::CausalLM> frozen_copy(const Json& o, const std::optional<model::ModelSource>& ref, const model::ModelSource& source,
-                                           at::ScalarType dtype) {
+                                           at::ScalarType dtype, const model::QuantizationConfig& quant) {
   const bool precompute = get<bool>(o, "precompute_ref_log_probs");
   if (!ref && (get<bool>(o, "use_peft") || precompute)) return std::nullopt;
-  model::CausalLM m = model::load_model_source(ref ? *ref : source, {.dtype = dtype});
+  model::CausalLM m = model::load_model_source(ref ? *ref : source, {.dtype = dtype, .quantization = quant});
   m.set_requires_grad(false);
   return m;
 }
@@ -27,12 +28,19 @@ std::optional<model::CausalLM> frozen_copy(const Json& o, const std::optional<mo
 
 RunReference::RunReference(const Json& o, const model::ModelSource& source, Policy& policy, int64_t chunk_tokens)
     : ref_source_(ref_source(o)), source_(source), precompute_(cli::get<bool>(o, "precompute_ref_log_probs")),
-      frozen_(frozen_copy(o, ref_source_, source, policy.options().dtype)),
+      quant_(policy.options().quantization),
+      frozen_(frozen_copy(o, ref_source_, source, policy.options().dtype, quant_)),
       ref_(policy.model(), frozen_ ? &*frozen_ : nullptr, chunk_tokens) {}
 
 void RunReference::tabulate(const std::vector<const data::TokenizedDataset*>& sets, const data::BatchOptions& batch,
                             const std::filesystem::path& cache_dir, int64_t batch_size, const char* unit, std::ostream& out) {
-  const uint64_t key = model::model_source_hash(ref_source_ ? *ref_source_ : source_);
+  // A quantised reference computes other log-probs than the dense one: the cache key says which.
+  uint64_t key = model::model_source_hash(ref_source_ ? *ref_source_ : source_);
+  if (quant_.enabled()) {
+    Hasher h;
+    h.update(hex64(key) + " " + quant_.describe());
+    key = h.digest();
+  }
   ref_.use_policy_as_reference(!frozen_.has_value());  // the untrained policy is the starting model
   for (size_t i = 0; i < sets.size(); ++i) {
     if (sets[i]->size() == 0) continue;

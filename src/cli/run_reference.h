@@ -42,6 +42,7 @@ class RunReference {
   std::optional<model::ModelSource> ref_source_;
   model::ModelSource source_;
   bool precompute_;
+  model::QuantizationConfig quant_;
   std::optional<model::CausalLM> frozen_;
   train::Reference ref_;
 };

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "cli/command.h"
+#include "cli/quantization_options.h"
 #include "cli/data_options.h"
 #include "data/pipeline.h"
 #include "model/model_source.h"
@@ -43,6 +44,7 @@ void add_score_command(CLI::App& app, GlobalOptions& g) {
     std::string model, adapter, data, output;
     int64_t batch_size = 8;
     bool bf16 = false;
+    QuantizationFlags quant;
     DataFlags flags;
   };
   auto o = std::make_shared<Options>();
@@ -53,6 +55,7 @@ void add_score_command(CLI::App& app, GlobalOptions& g) {
   cmd->add_option("--output", o->output, "JSONL to write: each input object plus its scores")->required();
   cmd->add_option("--batch_size", o->batch_size, "Examples per batch")->capture_default_str()->check(CLI::PositiveNumber);
   add_bool_option(cmd, "bf16", o->bf16, "Compute in bfloat16");
+  o->quant.add_to(cmd);
   o->flags.max_length = 0;  // score whole examples unless asked to truncate
   o->flags.add_to(cmd);
   cmd->callback([o, &g] {
@@ -62,7 +65,7 @@ void add_score_command(CLI::App& app, GlobalOptions& g) {
     data::TextModel text = data::TextModel::load(src.tokenizer);
     data::PreparedData pd = data::prepare_data(o->data, text, prep);
     for (const auto& w : pd.warnings) std::cerr << "warning: " << w << "\n";
-    model::CausalLM m = model::load_model_source(src, {.dtype = o->bf16 ? at::kBFloat16 : at::kFloat});
+    model::CausalLM m = model::load_model_source(src, {.dtype = o->bf16 ? at::kBFloat16 : at::kFloat, .quantization = o->quant.config()});
     if (m.config().head != io::HeadKind::SequenceClassification)
       throw Error("is a causal LM, not a reward model (no score head)", {.file = src.base.string(), .field = "model",
                   .hint = "train one with prefer reward, or pass a ...ForSequenceClassification folder"});

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/quantization_options.h"
 #include "data/pipeline.h"
 #include "model/loader.h"
 #include "model/model_source.h"
@@ -26,6 +27,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& g) {
     int64_t max_batch_size = 16, max_queue = 64;
     double max_body_mb = 8;
     bool bf16 = false;
+    QuantizationFlags quant;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("serve", "An OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models)");
@@ -42,6 +44,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& g) {
   cmd->add_option("--default_max_tokens", o->server.default_max_tokens, "max_tokens of chat requests that set none")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max_tokens_limit", o->server.max_tokens_limit, "Requests asking for more tokens get 400")->capture_default_str()->check(CLI::PositiveNumber);
   add_bool_option(cmd, "bf16", o->bf16, "Compute in bfloat16");
+  o->quant.add_to(cmd);
   cmd->callback([o, &g] {
     apply_global_options(g);
     // SIGINT/SIGTERM are taken by one thread with sigwait (stopping the server from a signal handler
@@ -56,6 +59,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& g) {
     data::TextModel text = data::TextModel::load(src.tokenizer);
     model::LoadOptions lo;
     lo.dtype = o->bf16 ? at::kBFloat16 : at::kFloat;
+    lo.quantization = o->quant.config();
     model::CausalLM m = model::load_model_source(src, lo);
 
     serve::SchedulerOptions so;

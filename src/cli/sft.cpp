@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "cli/policy.h"
 #include "cli/tokenizer_setup.h"
+#include "cli/quantization_options.h"
 #include "cli/train_options.h"
 #include "cli/train_run.h"
 #include "train/memory_estimate.h"
@@ -86,7 +87,8 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   // ---- model and task ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .vocab_size = tok.grow_vocab});
+                 .vocab_size = tok.grow_vocab,
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
   train::SftRecipe recipe(policy.model(), ro);
   train::TrainingTask task;
   recipe.install(task);

@@ -1,5 +1,6 @@
 #include "cli/train_options.h"
 
+#include "cli/quantization_options.h"
 #include "util/error.h"
 
 namespace prefer::cli {
@@ -55,6 +56,9 @@ void add_training_options(OptionSet& s, const TrainingDefaults& d) {
   s.add("bf16", T::Bool, false, "Compute in bfloat16 (fp32 master weights)");
   s.add("group_by_length", T::Bool, true, "Batch examples of similar length (less padding)");
   s.add("pad_to_multiple_of", T::Int, nullptr, "Pad each batch's length to a multiple of this");
+  s.add("gradient_checkpointing", T::Bool, false, "Keep only each layer's input, recompute the layer in backward (less memory, ~1/3 more compute)");
+  s.add("auto_batch_size", T::Bool, false, "Largest micro-batch the memory plan fits in max_memory (gradient accumulation keeps the effective batch)");
+  s.add("max_memory", T::String, nullptr, "Memory the run may use: 12GB, 12GiB or bytes (default: this machine's RAM)");
   s.add("chunk_tokens", T::Int, 1024, "Scored positions per LM-head chunk (memory vs speed)");
   s.add("metric_for_best_model", T::String, nullptr, "Eval metric (eval_loss, eval_win_rate, ...) whose best model final/ holds");
   s.add("greater_is_better", T::Bool, nullptr, "For metric_for_best_model (default: true unless it ends in loss)");
@@ -78,6 +82,7 @@ void add_lora_options(OptionSet& s) {
   s.add("lora_target_modules", T::StringList, nullptr, "Modules to adapt (names or all-linear; default q_proj,v_proj)");
   s.add("use_rslora", T::Bool, false, "Scale alpha / sqrt(r)");
   s.add("merge", T::Bool, false, "With use_peft: also write the merged model to final/merged");
+  add_quantization_options(s);
 }
 
 void require(const Json& o, const char* k, const char* what) {

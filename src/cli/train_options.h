@@ -41,6 +41,7 @@ struct TrainingDefaults {
 
 void add_model_data_options(OptionSet& s, const ModelDataDefaults& d);
 void add_training_options(OptionSet& s, const TrainingDefaults& d);
+// LoRA and the quantised base under it (quantization_options.h).
 void add_lora_options(OptionSet& s);
 // The judged win rate during training (--eval_prompts, --judge, ...): cli/judged_eval.h.
 void add_judged_eval_options(OptionSet& s);

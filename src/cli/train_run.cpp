@@ -6,6 +6,7 @@
 #include <iostream>
 #include <set>
 
+#include "cli/memory_plan.h"
 #include "cli/train_options.h"
 #include "data/sampler.h"
 #include "util/error.h"
@@ -152,12 +153,26 @@ RunSummary run_training(train::Trainer& trainer, const std::string& method, std:
 
 void add_training_command(CLI::App& app, GlobalOptions& g, const std::string& name, const std::string& help, OptionSet options,
                           std::function<RunSummary(const Json&, std::ostream&)> run) {
+  auto plan_opts = std::make_shared<OptionSet>(options);  // unregistered copy for `prefer plan <name>`
   auto opts = std::make_shared<OptionSet>(std::move(options));
   CLI::App* cmd = app.add_subcommand(name, help);
   opts->register_cli(cmd);
-  cmd->callback([opts, &g, run] {
+  cmd->callback([opts, &g, run, name] {
     apply_global_options(g);
-    run(opts->resolve(), std::cout);
+    run(apply_memory_plan(name, opts->resolve(), std::cout), std::cout);
+  });
+  // `prefer plan <name> <the same options>`: the memory plan without running.
+  CLI::App* plan = nullptr;
+  for (CLI::App* sub : app.get_subcommands([](CLI::App* a) { return a->get_name() == "plan"; })) plan = sub;
+  if (!plan) {
+    plan = app.add_subcommand("plan", "Print a trainer's memory plan: prefer plan dpo --model ... (the trainer's options)");
+    plan->require_subcommand(1);
+  }
+  CLI::App* pcmd = plan->add_subcommand(name, "Memory plan of prefer " + name);
+  plan_opts->register_cli(pcmd);
+  pcmd->callback([plan_opts, &g, name] {
+    apply_global_options(g);
+    print_memory_plan(name, plan_opts->resolve(), std::cout);
   });
 }
 

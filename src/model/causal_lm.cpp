@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "model/gradient_checkpoint.h"
 #include "model/kv_cache.h"
 #include "model/rms_norm.h"
 #include "model/rope.h"
@@ -87,6 +88,19 @@ Linear* CausalLM::linear(Slot s, int64_t l) {
   }
 }
 
+int64_t CausalLM::parameter_count() const {
+  int64_t n = 0;
+  for (const WeightSpec& w : specs_) {
+    const at::Tensor& t = slot(w.slot, w.layer);
+    if (t.defined()) {
+      n += t.numel();
+    } else if (const Linear* lin = const_cast<CausalLM*>(this)->linear(w.slot, w.layer); lin && lin->quant) {
+      n += lin->quant->numel();
+    }
+  }
+  return n;
+}
+
 std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_parameters() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   out.reserve(specs_.size());
@@ -161,6 +175,11 @@ void CausalLM::to(at::ScalarType dtype, at::Device device) {
     for (at::Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.q_norm, &L.attn.k_norm}) convert(*t);
     for (Linear* lin : {&L.attn.q, &L.attn.k, &L.attn.v, &L.attn.o, &L.mlp.gate, &L.mlp.up, &L.mlp.down}) {
       convert(lin->weight);
+      if (lin->quant) {  // the packed codes move; dequantisation restores the new dtype
+        QuantizedWeight q = lin->quant->to(device);
+        q.dtype = dtype;
+        lin->quant = std::make_shared<const QuantizedWeight>(std::move(q));
+      }
       convert(lin->bias);
       if (lin->lora) {  // adapters stay float32 under a bf16/f16 base (see lora.h)
         convert_to(lin->lora->A, accumulate_type(dtype));
@@ -239,7 +258,8 @@ at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positio
     in.index = static_cast<int64_t>(l);
     in.bias = &biases[layers_[l].window];
     in.key_begin = key_begins.count(layers_[l].window) ? &key_begins[layers_[l].window] : nullptr;
-    x = decoder_layer_forward(layers_[l], x, in);
+    x = checkpoint_ && !cache && at::GradMode::is_enabled() ? checkpointed_layer_forward(layers_[l], x, in)
+                                                           : decoder_layer_forward(layers_[l], x, in);
   }
   if (cache) cache->commit(pos, new_mask);
   return rms_norm(x, final_norm_, config_.rms_norm_eps, config_.norm_plus_one);

@@ -63,7 +63,10 @@ class CausalLM {
   // use score() (scorer.h), which never builds them for all positions.
   at::Tensor logits(const at::Tensor& hidden) const;
 
-  // Every base weight under its HF name, in checkpoint order (no lm_head.weight when tied).
+  // Base weights counted (quantised layers by their dense size).
+  int64_t parameter_count() const;
+  // Every base weight under its HF name, in checkpoint order (no lm_head.weight when tied). A quantised
+  // linear layer's entry is undefined (its weight is Linear::quant).
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   const std::vector<WeightSpec>& weight_specs() const { return specs_; }
   at::Tensor& slot(Slot s, int64_t layer = -1);
@@ -92,6 +95,10 @@ class CausalLM {
   ForwardMode mode() const { return mode_; }
   void set_adapters_enabled(bool on) { mode_.adapters = on; }
   void set_training(bool on) { mode_.training = on; }
+  // Gradient checkpointing: a forward with autograd on keeps only each decoder layer's input and
+  // recomputes the layer in backward (gradient_checkpoint.h).
+  bool gradient_checkpointing() const { return checkpoint_; }
+  void set_gradient_checkpointing(bool on) { checkpoint_ = on; }
 
  private:
   io::ModelConfig config_;
@@ -107,6 +114,7 @@ class CausalLM {
   at::Tensor score_;       // [num_labels, hidden], sequence classification only
   at::Tensor inv_freq_;    // [head_dim / 2] float32 (CPU)
   ForwardMode mode_;
+  bool checkpoint_ = false;
 };
 
 // Switches a model's adapters off for a scope (the reference forward of DPO/KTO/PPO with LoRA).

@@ -5,7 +5,7 @@
 namespace prefer::model {
 
 at::Tensor Linear::forward(const at::Tensor& x, const ForwardMode& mode) const {
-  at::Tensor y = at::linear(x, weight, bias);
+  at::Tensor y = quant ? quantized_linear(x, *quant, bias) : at::linear(x, weight, bias);
   if (!lora || !mode.adapters) return y;
   // The adapter computes in the layer's dtype: its float32 masters ([r, in], [out, r]) are cast, not the
   // [tokens, in] activations (as autocast runs PEFT under bf16; casting activations to float32 made

@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "model/quantize.h"
+
 namespace prefer::model {
 
 // How a forward runs: whether LoRA adapters take part (off = the base model, e.g. the reference
@@ -23,9 +25,16 @@ struct LoraAdapter {
 };
 
 struct Linear {
-  at::Tensor weight;  // [out, in]
+  at::Tensor weight;  // [out, in]; undefined when the layer is quantised
   at::Tensor bias;    // [out], undefined when the layer has none
   std::shared_ptr<LoraAdapter> lora;
+  // A frozen quantised weight in place of `weight` (QLoRA's base), dequantised when the layer runs.
+  std::shared_ptr<const QuantizedWeight> quant;
+
+  int64_t out_features() const { return quant ? quant->shape[0] : weight.size(0); }
+  int64_t in_features() const { return quant ? quant->shape[1] : weight.size(1); }
+  // The dense weight [out, in]: `weight`, or the quantised one restored to its dtype.
+  at::Tensor dense_weight() const { return quant ? quant->dequantize(quant->dtype) : weight; }
 
   // x [..., in] -> [..., out]
   at::Tensor forward(const at::Tensor& x, const ForwardMode& mode) const;

@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "model/bnb_checkpoint.h"
+#include "model/model_size.h"
 #include "model/tensor_convert.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -35,7 +37,9 @@ double initializer_range(const Json& raw) {
 }
 
 // `fresh`: weights that are initialised by the caller rather than loaded (a new classification head).
-void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* report, const std::set<std::string>& fresh) {
+// `quant`: the linear layers it selects are quantised as they are read (or read packed, prequantized).
+void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* report, const std::set<std::string>& fresh,
+                  const QuantizationConfig& quant = {}) {
   const io::ModelConfig& c = model.config();
   const std::string where = ckpt.index_path().empty() && !ckpt.shards().empty()
                                 ? ckpt.shards().front()->path().string()
@@ -44,6 +48,13 @@ void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* repor
   std::vector<std::string> missing, problems;
   for (const WeightSpec& w : model.weight_specs()) {
     expected.insert(w.name);
+    Linear* lin = model.linear(w.slot, w.layer);
+    const std::string module = w.name.substr(0, w.name.rfind('.'));
+    const bool quantize_this = lin && &model.slot(w.slot, w.layer) == &lin->weight && quant.quantizes(module);
+    if (quantize_this && quant.prequantized && ckpt.contains(w.name)) {
+      lin->quant = std::make_shared<const QuantizedWeight>(read_bnb_weight(ckpt, module, w.shape, model.dtype(), quant).to(model.device()));
+      continue;
+    }
     if (!ckpt.contains(w.name)) {
       if (!fresh.count(w.name)) missing.push_back(w.name);
       continue;
@@ -60,6 +71,12 @@ void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* repor
                          "; weights must be F32, BF16, F16 or F64");
       continue;
     }
+    if (quantize_this) {
+      QuantizedWeight q = quantize(tensor_from_view(ckpt.view(w.name)), quant.options(model.dtype()));
+      q.dtype = model.dtype();
+      lin->quant = std::make_shared<const QuantizedWeight>(q.to(model.device()));
+      continue;
+    }
     at::Tensor t = tensor_from_view(ckpt.view(w.name)).to(model.device(), model.dtype());
     at::Tensor& dst = model.slot(w.slot, w.layer);
     const bool rg = dst.defined() && dst.requires_grad();
@@ -71,7 +88,8 @@ void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* repor
     if (expected.count(name)) continue;
     // Allowed extras: buffers HF ignores too, an lm_head.weight saved beside tied embeddings, and the LM
     // head of a causal checkpoint loaded under a classification head.
-    const bool allowed = is_ignored_checkpoint_tensor(name) || name == "lm_head.weight";
+    const bool allowed = is_ignored_checkpoint_tensor(name) || name == "lm_head.weight" ||
+                         (quant.prequantized && is_bnb_state_tensor(name));
     if (allowed) {
       if (report) report->ignored.push_back(name);
     } else {
@@ -108,9 +126,20 @@ CausalLM load_model(const io::ModelFolder& folder, const LoadOptions& options, L
   if (options.head && *options.head == io::HeadKind::CausalLM && config.head != io::HeadKind::CausalLM)
     throw Error("is a sequence-classification model; it has no LM head to load as a causal LM",
                 {.file = (folder.dir / "config.json").string(), .field = "architectures"});
+  const std::filesystem::path config_file = folder.dir / "config.json";
+  const Json raw = std::filesystem::exists(config_file) ? read_json_file(config_file) : Json::object();
+  QuantizationConfig quant = checkpoint_quantization(raw, config_file);
+  if (quant.enabled() && options.quantization.enabled() && options.quantization.describe() != quant.describe())
+    throw Error("the checkpoint is already quantised (" + quant.describe() + "); it cannot be loaded as " +
+                    options.quantization.describe(),
+                {.file = config_file.string(), .field = "quantization_config",
+                 .hint = "drop --load_in_4bit / --load_in_8bit, or start from the unquantised model"});
+  if (!quant.enabled()) quant = options.quantization;
+  quant.validate();
+  check_model_size(config, options.dtype, quant, config_file);
   CausalLM model(config, {.dtype = options.dtype, .device = options.device, .allocate = false});
   model.set_source_dir(folder.dir);
-  if (std::filesystem::exists(folder.dir / "config.json")) model.set_raw_config(read_json_file(folder.dir / "config.json"));
+  if (std::filesystem::exists(config_file)) model.set_raw_config(raw);
   if (new_head) {
     model.set_head(io::HeadKind::SequenceClassification, options.num_labels);
     rep.initialized.push_back("score.weight");
@@ -119,7 +148,7 @@ CausalLM load_model(const io::ModelFolder& folder, const LoadOptions& options, L
     throw Error("no weights in the model folder", {.file = folder.dir.string(), .field = "model.safetensors",
                 .hint = "expected model.safetensors or model.safetensors.index.json"});
   io::Checkpoint ckpt = io::Checkpoint::open_folder(folder.dir);
-  fill_weights(model, ckpt, &rep, new_head ? std::set<std::string>{"score.weight"} : std::set<std::string>{});
+  fill_weights(model, ckpt, &rep, new_head ? std::set<std::string>{"score.weight"} : std::set<std::string>{}, quant);
   if (new_head) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(options.head_seed);
     at::Tensor w = at::normal(0.0, initializer_range(model.raw_config()), {options.num_labels, config.hidden_size}, gen);

@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/model_folder.h"
 #include "model/causal_lm.h"
+#include "model/quantized_model.h"
 
 namespace prefer::model {
 
@@ -23,6 +24,11 @@ struct LoadOptions {
   std::optional<io::HeadKind> head;
   int64_t num_labels = 1;
   uint64_t head_seed = 0;
+  // Quantise the decoder's linear layers as they are read (each dense weight lives only while it is
+  // quantised, so a 4-bit model never exists in full precision). A checkpoint that bitsandbytes
+  // quantised already is read as it is (config.json's quantization_config); asking for another
+  // quantisation of it is an error.
+  QuantizationConfig quantization;
 };
 
 // What loading did besides filling weights (shown to the user as warnings).

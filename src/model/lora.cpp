@@ -88,7 +88,7 @@ std::vector<std::string> add_lora(CausalLM& m, const LoraConfig& c, uint64_t see
   for (const Target& t : all_linears(m)) {
     if (!matches(c, t.module)) continue;
     Linear* lin = m.linear(t.slot, t.layer);
-    const int64_t out = lin->weight.size(0), in = lin->weight.size(1);
+    const int64_t out = lin->out_features(), in = lin->in_features();
     auto a = std::make_shared<LoraAdapter>();
     // kaiming_uniform_(a=sqrt(5)): bound = sqrt(6 / ((1 + 5) fan_in)) = 1 / sqrt(fan_in).
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));
@@ -254,10 +254,16 @@ LoraConfig load_adapter(CausalLM& m, const fs::path& dir, at::Tensor* score_head
   return c;
 }
 
+bool lora_targets(const LoraConfig& c, const std::string& module) { return matches(c, module); }
+
 void merge_lora(CausalLM& m) {
   at::NoGradGuard ng;
   for (auto& [module, lin] : adapted(m)) {
     const LoraAdapter& a = *lin->lora;
+    if (lin->quant) {  // merging into a 4/8-bit base is lossy: the base is restored to its dtype first
+      lin->weight = lin->dense_weight();
+      lin->quant.reset();
+    }
     const at::ScalarType acc = accumulate_type(lin->weight.scalar_type());
     at::Tensor delta = at::matmul(a.B.to(acc), a.A.to(acc)) * a.scale;  // [out, in]
     const bool rg = lin->weight.requires_grad();

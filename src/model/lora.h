@@ -44,6 +44,9 @@ std::vector<std::string> add_lora(CausalLM& model, const LoraConfig& config, uin
 
 bool has_lora(const CausalLM& model);
 
+// Whether `config` adapts the linear module (e.g. "model.layers.0.self_attn.q_proj"), as add_lora decides.
+bool lora_targets(const LoraConfig& config, const std::string& module);
+
 // The adapter weights under PEFT's saved names (plus base_model.model.score.weight for SEQ_CLS), in
 // module order. These are the trainable parameters of a LoRA run.
 std::vector<std::pair<std::string, at::Tensor>> lora_parameters(const CausalLM& model, const LoraConfig& config);

@@ -75,11 +75,16 @@ ModelSource resolve_model_source(const fs::path& model, const std::optional<fs::
 }
 
 CausalLM load_model_source(const ModelSource& source, const LoadOptions& options, LoadReport* report) {
-  CausalLM m = load_model(source.base, options, report);
+  if (source.adapters.empty()) return load_model(source.base, options, report);
+  // Adapters merge into the dense base; the merged model is quantised afterwards.
+  LoadOptions dense = options;
+  dense.quantization = {};
+  CausalLM m = load_model(source.base, dense, report);
   for (const auto& a : source.adapters) {
     load_adapter(m, a);
     merge_lora(m);
   }
+  quantize_model(m, options.quantization);
   return m;
 }
 

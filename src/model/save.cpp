@@ -89,11 +89,12 @@ Json generation_config_from(const io::ModelConfig& c) {
 }
 
 // The weight a linear layer computes with, adapters folded in: [out, in].
+// A quantised base is written dequantised to its dtype (a lossy merge: see quantized_model.h).
 at::Tensor effective_weight(const Linear& lin) {
-  if (!lin.lora) return lin.weight;
-  const at::ScalarType acc = accumulate_type(lin.weight.scalar_type());
-  return (lin.weight.to(acc) + at::matmul(lin.lora->B.to(acc), lin.lora->A.to(acc)) * lin.lora->scale)
-      .to(lin.weight.scalar_type());
+  const at::Tensor w = lin.dense_weight();
+  if (!lin.lora) return w;
+  const at::ScalarType acc = accumulate_type(w.scalar_type());
+  return (w.to(acc) + at::matmul(lin.lora->B.to(acc), lin.lora->A.to(acc)) * lin.lora->scale).to(w.scalar_type());
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include "train/memory_estimate.h"
 
-#include <unistd.h>
+#include <algorithm>
 
 #include "util/error.h"
 #include "util/strings.h"
@@ -18,11 +18,20 @@ uint64_t u(int64_t v) { return static_cast<uint64_t>(v); }
 }  // namespace
 
 std::string MemoryEstimate::describe() const {
-  return "weights " + format_bytes(static_cast<double>(weights)) + ", reference " +
-         format_bytes(static_cast<double>(reference)) + ", optimizer " + format_bytes(static_cast<double>(optimizer)) +
-         ", gradients " + format_bytes(static_cast<double>(gradients)) + ", activations " +
-         format_bytes(static_cast<double>(activations)) + ", logits " + format_bytes(static_cast<double>(logits)) +
-         ", total " + format_bytes(static_cast<double>(total()));
+  std::string s;
+  for (const auto& [name, v] : rows()) s += (s.empty() ? "" : ", ") + name + " " + format_bytes(static_cast<double>(v));
+  return s + ", total " + format_bytes(static_cast<double>(total()));
+}
+
+std::vector<std::pair<std::string, uint64_t>> MemoryEstimate::rows() const {
+  std::vector<std::pair<std::string, uint64_t>> r = {{"weights", weights}};
+  if (adapters) r.emplace_back("adapters", adapters);
+  r.insert(r.end(), {{"optimizer", optimizer}, {"gradients", gradients}, {"activations", activations}, {"logits", logits},
+                     {"reference", reference}});
+  if (dequantized) r.emplace_back("dequantized layer", dequantized);
+  if (kv_cache) r.emplace_back("kv cache", kv_cache);
+  if (runtime) r.emplace_back("runtime", runtime);
+  return r;
 }
 
 MemoryEstimate estimate_memory(const MemoryInputs& in) {
@@ -42,19 +51,19 @@ MemoryEstimate estimate_memory(const MemoryInputs& in) {
   const uint64_t per_token_layer = (8 * h + 4 * i) * ab;
 
   MemoryEstimate e;
-  e.weights = u(in.parameters) * w;
-  e.reference = in.reference_copy ? u(in.parameters) * w : 0;
-  e.optimizer = u(in.trainable_parameters) * (8 + (w < 4 ? 4 : 0));
-  e.gradients = u(in.trainable_parameters) * w;
+  e.weights = in.base_weight_bytes >= 0 ? static_cast<uint64_t>(in.base_weight_bytes) : u(in.parameters) * w;
+  e.reference = in.reference_copy ? e.weights * static_cast<uint64_t>(std::max(1, in.reference_models)) : 0;
+  const uint64_t t = u(in.trainable_parameters);
+  e.adapters = in.lora ? t * 4 : 0;
+  e.optimizer = t * (8 + (w < 4 && !in.lora ? 4 : 0));
+  e.gradients = t * (in.lora ? 4 : w);
+  e.dequantized = u(in.dequantized_values) * u(in.compute_bytes);
+  e.kv_cache = 2 * u(in.num_layers) * u(in.kv_heads) * u(in.head_dim) * u(in.kv_cache_tokens) * ab;
+  e.runtime = in.runtime_bytes;
   e.activations = in.gradient_checkpointing ? n * layers * h * ab + n * per_token_layer : n * layers * per_token_layer;
   const uint64_t rows = in.logits_tokens > 0 ? u(in.logits_tokens) : n;
   e.logits = rows * u(in.vocab_size) * (ab + 4 + 4);
   return e;
-}
-
-uint64_t physical_memory_bytes() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
 
 }  // namespace prefer::train

@@ -22,6 +22,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "util/memory.h"
 
 namespace prefer::train {
 
@@ -38,6 +42,18 @@ struct MemoryInputs {
   int64_t intermediate_size = 0;     // i; 0 = 4 h
   int64_t num_layers = 0;            // L
   bool gradient_checkpointing = false;
+  // QLoRA and the plan (prefer plan): a quantised base's bytes replace P * w (-1 = not quantised), LoRA
+  // adapters are float32 masters (their gradients too), the largest linear layer is dequantised for
+  // each call (a transient of that many values in the compute dtype), rollouts keep a KV cache, and the
+  // process itself (LibTorch, allocator, tokenizer, data) takes a fixed amount.
+  double base_weight_bytes = -1;
+  bool lora = false;
+  int64_t dequantized_values = 0;     // values of the largest quantised linear layer; 0 = none
+  int compute_bytes = 4;              // the dequantised layer's dtype size
+  int64_t kv_cache_tokens = 0;        // rows x (prompt + response) of one rollout batch
+  int64_t kv_heads = 0, head_dim = 0;
+  uint64_t runtime_bytes = 0;
+  int reference_models = 1;           // frozen copies when reference_copy (PPO: reference and reward)
 };
 
 struct MemoryEstimate {
@@ -47,16 +63,24 @@ struct MemoryEstimate {
   uint64_t gradients = 0;
   uint64_t activations = 0;
   uint64_t logits = 0;
+  uint64_t adapters = 0;      // LoRA masters (float32)
+  uint64_t dequantized = 0;   // one quantised layer restored for its matmul
+  uint64_t kv_cache = 0;
+  uint64_t runtime = 0;
 
-  uint64_t total() const { return weights + reference + optimizer + gradients + activations + logits; }
-  // "weights 1.0 GB, reference 0 B, optimizer ..., total 3.4 GB"
+  uint64_t total() const {
+    return weights + reference + optimizer + gradients + activations + logits + adapters + dequantized + kv_cache + runtime;
+  }
+  // "weights 1.0 GB, optimizer ..., total 3.4 GB"
   std::string describe() const;
+  // The non-zero optional components and the always-shown ones, in the order of the seed's table.
+  std::vector<std::pair<std::string, uint64_t>> rows() const;
 };
 
 // Throws prefer::Error for negative counts or byte sizes outside {1, 2, 4, 8}.
 MemoryEstimate estimate_memory(const MemoryInputs& in);
 
 // Physical memory of this machine (sysconf), 0 when unknown.
-uint64_t physical_memory_bytes();
+inline uint64_t physical_memory_bytes() { return prefer::physical_memory_bytes(); }
 
 }  // namespace prefer::train

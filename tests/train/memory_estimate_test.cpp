@@ -51,4 +51,32 @@ TEST(MemoryEstimate, Float32Defaults) {
   EXPECT_GT(physical_memory_bytes(), 0u);
 }
 
+// QLoRA: the packed base replaces P * w; LoRA masters are float32 (adapters 4 bytes, gradients 4, AdamW
+// 8, no master copy); one layer dequantised at a time; a KV cache of 2 L H_kv D tokens a; the runtime.
+//   adapters  = 1,000,000 * 4 = 4,000,000; optimizer = 8,000,000; gradients = 4,000,000
+//   dequantized = 4096 * 11008 * 2 = 90,177,536
+//   kv cache = 2 * 24 * 2 * 64 * 1000 tokens * 2 = 12,288,000
+TEST(MemoryEstimate, QuantisedBaseLoraKvCacheAndRuntime) {
+  MemoryInputs in{.parameters = 494032768, .trainable_parameters = 1000000, .weight_bytes = 2, .batch_tokens = 0,
+                  .hidden_size = 896, .intermediate_size = 4864, .num_layers = 24};
+  in.base_weight_bytes = 300e6;
+  in.lora = true;
+  in.dequantized_values = 4096 * 11008;
+  in.compute_bytes = 2;
+  in.kv_cache_tokens = 1000;
+  in.kv_heads = 2;
+  in.head_dim = 64;
+  in.runtime_bytes = 1000;
+  MemoryEstimate e = estimate_memory(in);
+  EXPECT_EQ(e.weights, 300000000u);
+  EXPECT_EQ(e.adapters, 4000000u);
+  EXPECT_EQ(e.optimizer, 8000000u);
+  EXPECT_EQ(e.gradients, 4000000u);
+  EXPECT_EQ(e.dequantized, 90177536u);
+  EXPECT_EQ(e.kv_cache, 12288000u);
+  EXPECT_EQ(e.runtime, 1000u);
+  EXPECT_EQ(e.total(), 300000000u + 4000000u + 8000000u + 4000000u + 90177536u + 12288000u + 1000u);
+  EXPECT_NE(e.describe().find("dequantized layer 90.2 MB"), std::string::npos) << e.describe();
+}
+
 }  // namespace prefer::train
