@@ -9,9 +9,12 @@
 // --part 135m  `prefer dpo` itself on SmolLM-135M's shape (random weights), max_steps 3, for fp32, bf16,
 //            8-bit and 4-bit bases (LoRA r=16 on q/k/v/o), with and without gradient checkpointing: each
 //            run's peak RSS (wait4's ru_maxrss) and mean step time against `prefer plan dpo` with the same
-//            options; the ratio baseline is the bf16 LoRA run of the same invocation.
+//            options; the ratio baseline is the bf16 LoRA run of the same invocation. Then the eager
+//            PyTorch TRL-style step (bench/baseline/trl_dpo_step.py, bf16 LoRA) on the same shape: 4
+//            pairs of 256 prompt + 256 completion token ids, its step time and peak RSS.
 //
 // Usage: bench_qlora_memory [--part 7b|135m|both] [--prefer build/prefer] [--layers 32] [--threads 0]
+//          [--python /usr/bin/python3] [--no_baseline 1]
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <sys/resource.h>
@@ -44,6 +47,8 @@ struct Args {
   fs::path prefer;
   int64_t layers = 32;
   int threads = 0;
+  std::string python = "/usr/bin/python3";
+  bool baseline = true;
 };
 
 Json llama2_7b_config(int64_t layers) {
@@ -192,6 +197,35 @@ void write_pairs(const fs::path& file, int pairs) {
   }
 }
 
+// The eager PyTorch TRL-style bf16 LoRA step on the same shape (4 pairs x (256 + 256) random ids): a row
+// of the same table, its step time the mean after the warm-up step.
+void eager_baseline(const Args& a, const fs::path& tmp, const fs::path& model, int64_t vocab, double base_step) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  auto ids = [&](int64_t n) {
+    at::Tensor t = at::randint(3, vocab, {n}, gen);
+    return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + n);
+  };
+  Json pairs = Json::array();
+  for (int i = 0; i < 4; ++i) pairs.push_back({{"prompt_ids", ids(256)}, {"chosen_ids", ids(256)}, {"rejected_ids", ids(256)}});
+  prefer::write_json_file(tmp / "batch.json", Json{{"pairs", pairs}, {"step_batch", {0, 1, 2, 3}}});
+  const int threads = a.threads > 0 ? a.threads : int(sysconf(_SC_NPROCESSORS_ONLN));
+  Ran b = run_command(a.python + " " + PREFER_SOURCE_DIR + "/bench/baseline/trl_dpo_step.py --model " + model.string() +
+                      " --batch " + (tmp / "batch.json").string() + " --threads " + std::to_string(threads) +
+                      " --precision bf16 --mode lora --steps 3 --lora_r 16 --lora_alpha 32 --lr 1e-5");
+  std::string last;
+  std::istringstream ls(b.out);
+  for (std::string line; std::getline(ls, line);)
+    if (!line.empty() && line[0] == '{') last = line;
+  if (b.status != 0 || last.empty()) {
+    std::printf("%-42s failed:\n%s\n", "eager PyTorch bf16 LoRA", b.out.c_str());
+    return;
+  }
+  Json j = Json::parse(last);
+  const double step = mean_after_first(j["step_seconds"]);
+  std::printf("%-42s %10s %10.0f %8s %10.2f %7.2fx\n", "eager PyTorch bf16 LoRA (TRL-style)", "-", j["peak_rss_mb"].get<double>(), "-",
+              step, base_step > 0 ? base_step / step : 0.0);
+}
+
 void part_135m(const Args& a, const fs::path& tmp) {
   auto [dir, vocab] = bench_model("135m", tmp);
   if (dir.empty()) return;
@@ -246,6 +280,7 @@ void part_135m(const Args& a, const fs::path& tmp) {
     std::printf("%-42s %10.0f %10.0f %+7.1f%% %10.2f %7.2fx\n", c.name, pred, run.peak_mb, 100.0 * (pred - run.peak_mb) / run.peak_mb,
                 step, base_step > 0 && step > 0 ? base_step / step : 0.0);
   }
+  if (a.baseline && baseline_python_ok(a.python)) eager_baseline(a, tmp, dir, vocab, base_step);
 }
 
 }  // namespace
@@ -259,6 +294,8 @@ int main(int argc, char** argv) {
     else if (k == "--prefer") a.prefer = v;
     else if (k == "--layers") a.layers = std::stoll(v);
     else if (k == "--threads") a.threads = std::stoi(v);
+    else if (k == "--python") a.python = v;
+    else if (k == "--no_baseline") a.baseline = v == "0";
   }
   if (a.threads > 0) prefer::model::set_num_threads(a.threads);
   const fs::path tmp = fs::temp_directory_path() / ("prefer_bench_qlora_" + std::to_string(getpid()));

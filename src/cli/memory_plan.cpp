@@ -21,7 +21,7 @@ namespace prefer::cli {
 namespace {
 
 // What a process of prefer holds before any model: LibTorch's code and allocator arenas, the tokenizer,
-// the data (measured: bench/memory_plan.cpp).
+// the data (measured: bench/qlora_memory.cpp, the checkpointed 4-bit run, whose other rows are small).
 constexpr uint64_t kRuntimeBytes = 350ull << 20;
 
 bool is_pair_method(const std::string& t) { return t == "dpo" || t == "reward" || t == "orpo" || t == "cpo"; }

@@ -48,7 +48,7 @@ MemoryEstimate estimate_memory(const MemoryInputs& in) {
   const uint64_t w = u(in.weight_bytes), ab = u(a);
   const uint64_t h = u(in.hidden_size), i = in.intermediate_size > 0 ? u(in.intermediate_size) : 4 * h;
   const uint64_t n = u(in.batch_tokens), layers = u(in.num_layers);
-  const uint64_t per_token_layer = (8 * h + 4 * i) * ab;
+  const uint64_t per_token_layer = (12 * h + 6 * i) * ab;  // calibrated: see the header
 
   MemoryEstimate e;
   e.weights = in.base_weight_bytes >= 0 ? static_cast<uint64_t>(in.base_weight_bytes) : u(in.parameters) * w;

@@ -9,17 +9,23 @@
 //   optimizer    T * (4 + 4 + m): AdamW's two float32 moments, plus m = 4 for a float32 master copy when
 //                w < 4 (optimizer.h)
 //   gradients    T * w
-//   activations  N * L * (8 h + 4 i) * a for N tokens per micro-batch (policy forward: chosen and rejected
+//   activations  N * L * (12 h + 6 i) * a for N tokens per micro-batch (policy forward: chosen and rejected
 //                rows), L layers, hidden size h and MLP size i (default 4 h). Per token and layer, backward
-//                keeps about 8 h values (norm outputs, q, k, v, attention output, residuals) and 4 i values
-//                (gate, up, activation, product). With gradient checkpointing only each layer's input is
-//                kept (N * L * h * a) plus one layer's activations recomputed at a time.
+//                keeps norm inputs and their float32 upcasts, q, k, v, the attention output, LoRA's dropped-out
+//                inputs and residuals (about 12 h) and gate, up, the activation, the product and their
+//                temporaries (about 6 i). The coefficients are measured, not derived: bench_qlora_memory's
+//                135M DPO runs (bf16, fp32, 8-bit and 4-bit LoRA, full fine-tuning) put the peak RSS within
+//                about 10% of this estimate (docs/performance.md, "QLoRA"). With gradient checkpointing only
+//                each layer's input is kept (N * L * h * a) plus one layer's activations recomputed at a time.
 //   logits       R * V * (a + 4 + 4) for R rows of logits alive at once (V the vocabulary): the logits, their
 //                float32 log-softmax, and the float32 gradient in backward. The scorer computes response
 //                positions in chunks (R = the chunk); R = N is the unchunked worst case.
-// The sum is the estimate of the peak: everything above is alive at the end of the forward pass.
+// The peak is the sum, except that gradients and activations are not at their largest together: the
+// trainer frees gradients after each optimizer step, so the forward's activations peak with no gradient
+// held, and backward fills the gradients as it frees the activations. The total counts the larger of the two.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -69,7 +75,7 @@ struct MemoryEstimate {
   uint64_t runtime = 0;
 
   uint64_t total() const {
-    return weights + reference + optimizer + gradients + activations + logits + adapters + dequantized + kv_cache + runtime;
+    return weights + reference + optimizer + std::max(gradients, activations) + logits + adapters + dequantized + kv_cache + runtime;
   }
   // "weights 1.0 GB, optimizer ..., total 3.4 GB"
   std::string describe() const;
