@@ -1,4 +1,5 @@
-// `prefer data validate | unpair | pair`: checking and converting preference datasets.
+// `prefer data validate | unpair | pair`: checking and converting preference datasets (synth and judge,
+// which make and relabel them: data_synth.cpp, data_judge.cpp).
 #include <fmt/format.h>
 
 #include <fstream>
@@ -7,6 +8,8 @@
 
 #include "cli/command.h"
 #include "cli/data_options.h"
+#include "cli/data_commands.h"
+#include "data/bias_report.h"
 #include "data/format.h"
 #include "data/validate.h"
 #include "util/atomic_file.h"
@@ -21,7 +24,7 @@ namespace {
 void add_validate(CLI::App* data_cmd, GlobalOptions& g) {
   struct Options {
     std::string data, model;
-    bool json = false;
+    bool json = false, report = false;
     double eval_split = 0;
     int64_t show = 0;
     DataFlags flags;
@@ -31,6 +34,7 @@ void add_validate(CLI::App* data_cmd, GlobalOptions& g) {
   cmd->add_option("--data", o->data, "JSONL (or JSON array) file")->required();
   cmd->add_option("--model", o->model, "Model folder (its tokenizer and chat template are used)")->required();
   add_bool_option(cmd, "json", o->json, "Print the report as JSON");
+  add_bool_option(cmd, "report", o->report, "Add the bias report: length bias, duplicates, near-identical pairs, topic spread");
   cmd->add_option("--eval_split", o->eval_split, "Fraction to hold out for evaluation (reported)")->check(CLI::Range(0.0, 0.9));
   cmd->add_option("--show", o->show, "Print N examples as the model sees them")->check(CLI::NonNegativeNumber);
   o->flags.add_to(cmd);
@@ -44,12 +48,13 @@ void add_validate(CLI::App* data_cmd, GlobalOptions& g) {
       vo.prepare = o->flags.prepare_options();
       data::TextModel model = data::TextModel::load(o->model);
       report = data::validate_dataset(o->data, model, vo);
+      if (o->report && report["errors_total"].get<int64_t>() == 0) report["bias"] = data::bias_report(o->data);
     } catch (const Error& e) {
       std::cerr << "error: " << e.what() << "\n";
       throw ExitCode{2};
     }
     if (o->json) std::cout << report.dump(2) << "\n";
-    else std::cout << data::format_validation_report(report);
+    else std::cout << data::format_validation_report(report) << (report.contains("bias") ? data::format_bias_report(report["bias"]) : "");
     if (report["exit_code"].get<int>() != 0) throw ExitCode{report["exit_code"].get<int>()};
   });
 }
@@ -142,11 +147,12 @@ void add_pair(CLI::App* data_cmd, GlobalOptions& g) {
 }  // namespace
 
 void add_data_command(CLI::App& app, GlobalOptions& g) {
-  CLI::App* cmd = app.add_subcommand("data", "Check and convert datasets (validate, unpair, pair)");
+  CLI::App* cmd = app.add_subcommand("data", "Check, convert and make datasets (validate, unpair, pair, synth, judge)");
   cmd->require_subcommand(1);
   add_validate(cmd, g);
   add_unpair(cmd, g);
   add_pair(cmd, g);
+  add_data_synth(cmd, g);
 }
 
 }  // namespace prefer::cli

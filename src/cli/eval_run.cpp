@@ -122,11 +122,7 @@ Json preference_part(const EvalOptions& o, Loaded& m, Loaded* ref, std::vector<s
 
 }  // namespace
 
-void add_eval_options(CLI::App* cmd, EvalOptions& o) {
-  cmd->add_option("--data", o.data, "Held-out preference pairs: implicit-reward accuracy against the reference");
-  add_bool_option(cmd, "reference_free", o.reference_free, "Accuracy from average log-probs (ORPO, CPO/SimPO) instead of implicit rewards");
-  cmd->add_option("--beta", o.beta, "beta of the implicit reward")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--prompts", o.prompts, "Prompts both models answer for the win rate (prompt or messages per line)");
+void add_judge_options(CLI::App* cmd, EvalOptions& o) {
   cmd->add_option("--judge", o.judge, "rm:DIR, http:URL (OpenAI base URL with /v1; plain http uses OPENAI_BASE_URL) or cmd:PROGRAM");
   cmd->add_option("--judge_model", o.judge_model, "Model name sent to an HTTP judge");
   cmd->add_option("--judge_template", o.judge_template, "File replacing the pairwise prompt ({question}, {answer_a}, {answer_b})");
@@ -138,6 +134,14 @@ void add_eval_options(CLI::App* cmd, EvalOptions& o) {
   cmd->add_option("--judge_mode", o.judge_mode, "pairwise, or single: MT-Bench 1-10 grades of each answer as well (http or cmd judges)")
       ->capture_default_str()->check(CLI::IsMember({"pairwise", "single"}));
   add_bool_option(cmd, "no_judge_cache", o.no_judge_cache, "Ask the judge again instead of reusing cached verdicts");
+}
+
+void add_eval_options(CLI::App* cmd, EvalOptions& o) {
+  cmd->add_option("--data", o.data, "Held-out preference pairs: implicit-reward accuracy against the reference");
+  add_bool_option(cmd, "reference_free", o.reference_free, "Accuracy from average log-probs (ORPO, CPO/SimPO) instead of implicit rewards");
+  cmd->add_option("--beta", o.beta, "beta of the implicit reward")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--prompts", o.prompts, "Prompts both models answer for the win rate (prompt or messages per line)");
+  add_judge_options(cmd, o);
   o.sampling.max_new_tokens = 256;
   o.sampling.add_to(cmd);
   cmd->add_option("--capability", o.capability, "MMLU-format JSONL (question, choices, answer): multiple-choice accuracy");

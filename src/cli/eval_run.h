@@ -33,6 +33,11 @@ struct EvalOptions {
 // Registers every evaluation option but --model, --adapter, --reference and --output_dir.
 void add_eval_options(CLI::App* cmd, EvalOptions& o);
 
+// The judge's options (--judge, --judge_model, --judge_template, --rm_tie_margin, --judge_concurrency,
+// --judge_retries, --judge_timeout, --command_timeout, --judge_mode, --no_judge_cache): part of
+// add_eval_options, and of the data commands that judge (prefer data synth, prefer data judge).
+void add_judge_options(CLI::App* cmd, EvalOptions& o);
+
 // The rules between options (something to evaluate, a judge for prompts, a reference where needed).
 void check_eval_options(const EvalOptions& o);
 

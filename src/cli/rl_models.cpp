@@ -304,17 +304,9 @@ at::Tensor RlModels::command_scores(const train::Rollout& r) {
       if (!item.contains(it.key()) && it.key() != "messages" && it.key() != "input_ids") item[it.key()] = it.value();
     items.push_back(std::move(item));
   }
-  std::vector<std::string> lines =
-      eval::run_protocol_batch({.command = opt_.reward_command, .timeout_s = opt_.command_timeout, .role = "reward"}, items);
   std::vector<float> out;
-  for (size_t k = 0; k < lines.size(); ++k) {
-    char* stop = nullptr;
-    const double v = std::strtod(lines[k].c_str(), &stop);
-    if (lines[k].empty() || *stop != '\0' || !std::isfinite(v))
-      throw Error("answered '" + lines[k].substr(0, 80) + "' on line " + std::to_string(k + 1) + " of its output; a reward is a finite number",
-                  {.line = static_cast<int64_t>(k + 1), .field = "reward program '" + opt_.reward_command + "'"});
+  for (double v : eval::run_scoring_batch({.command = opt_.reward_command, .timeout_s = opt_.command_timeout, .role = "reward"}, items))
     out.push_back(static_cast<float>(v));
-  }
   return at::tensor(out, at::kFloat);
 }
 

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "data/text_key.h"
 #include "util/hash.h"
 
 namespace prefer::data {
@@ -22,23 +23,6 @@ std::string content_text(const Content& c) {
     case Content::Kind::Ids: return Json(c.ids).dump();
     default: return {};
   }
-}
-
-// Lowercase ASCII letters and digits only, single spaces: two records that differ only in case,
-// punctuation or spacing get the same key.
-std::string near_key(const std::string& s) {
-  std::string out;
-  bool space = false;
-  for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch >= 0x80) {
-      if (space && !out.empty()) out += ' ';
-      space = false;
-      out += static_cast<char>(std::tolower(ch));
-    } else {
-      space = true;
-    }
-  }
-  return out;
 }
 
 Json quantiles(std::vector<int64_t> v) {

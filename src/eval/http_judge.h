@@ -5,10 +5,9 @@
 // still fails is an error naming the URL and the last HTTP status.
 #pragma once
 
-#include <functional>
-#include <optional>
 #include <string>
 
+#include "eval/chat_client.h"
 #include "eval/judge.h"
 
 namespace prefer::eval {
@@ -36,13 +35,8 @@ class HttpJudge : public Judge {
   bool can_grade() const override { return true; }
 
  private:
-  // One chat call, retried: the reply `usable` accepts; none when every answered try was unusable.
-  // Throws when the endpoint never answered (or refused with a 4xx).
-  std::optional<std::string> ask(const std::string& system, const std::string& user, const std::function<bool(const std::string&)>& usable) const;
-  // Runs work(i) for i in [0, n) on `concurrency` threads; each returns its report, run under a lock.
-  void for_each_concurrently(size_t n, const std::function<std::function<void()>(size_t)>& work) const;
   HttpJudgeOptions opt_;
-  std::string scheme_host_port_, path_prefix_;
+  ChatClient client_;
 };
 
 }  // namespace prefer::eval

@@ -1,5 +1,8 @@
 #include "eval/program_protocol.h"
 
+#include <cmath>
+#include <cstdlib>
+
 #include "util/error.h"
 #include "util/subprocess.h"
 
@@ -29,6 +32,21 @@ std::vector<std::string> run_protocol_batch(const ProgramOptions& p, const std::
     throw Error("wrote " + std::to_string(lines.size()) + " lines for " + std::to_string(items.size()) +
                     " items; the protocol is exactly one line per input line, in order", ctx);
   return lines;
+}
+
+std::vector<double> run_scoring_batch(const ProgramOptions& program, const std::vector<OrderedJson>& items) {
+  const std::vector<std::string> lines = run_protocol_batch(program, items);
+  std::vector<double> out;
+  for (size_t k = 0; k < lines.size(); ++k) {
+    char* stop = nullptr;
+    const double v = std::strtod(lines[k].c_str(), &stop);
+    if (lines[k].empty() || *stop != '\0' || !std::isfinite(v))
+      throw Error("answered '" + lines[k].substr(0, 80) + "' on line " + std::to_string(k + 1) + " of its output; a " + program.role +
+                      " score is a finite number",
+                  {.line = static_cast<int64_t>(k + 1), .field = program.role + " program '" + program.command + "'"});
+    out.push_back(v);
+  }
+  return out;
 }
 
 }  // namespace prefer::eval

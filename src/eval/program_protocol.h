@@ -20,4 +20,8 @@ struct ProgramOptions {
 // Runs one batch; returns the program's lines (trailing spaces and a CR removed), one per item.
 std::vector<std::string> run_protocol_batch(const ProgramOptions& program, const std::vector<OrderedJson>& items);
 
+// Runs one batch of a reward or verifier program; each line must be a finite number (else an error naming
+// the program and the line).
+std::vector<double> run_scoring_batch(const ProgramOptions& program, const std::vector<OrderedJson>& items);
+
 }  // namespace prefer::eval

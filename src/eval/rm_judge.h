@@ -10,6 +10,7 @@
 #include "data/pipeline.h"
 #include "eval/judge.h"
 #include "model/causal_lm.h"
+#include "train/dataset_scores.h"
 
 namespace prefer::eval {
 
@@ -28,8 +29,13 @@ class RmJudge : public Judge {
   void judge(const std::vector<JudgeItem>& items, const std::function<void(size_t, Verdict)>& on_verdict) override;
   // The reward model's scores of (prompt, answer_a) and (prompt, answer_b) per item.
   std::pair<std::vector<double>, std::vector<double>> scores(const std::vector<JudgeItem>& items);
+  // The reward model's score of (prompt, answer_a) alone per item (best-of-N ranks candidates by it).
+  std::vector<double> answer_scores(const std::vector<JudgeItem>& items);
 
  private:
+  // Rewards of prefer-format rows (`paired`: prompt/chosen/rejected, else prompt/completion), chat and
+  // text prompts in separate files; `first` (and `second`) in item order. Items `skip` accepts score 0.
+  train::DatasetRewards rewards(const std::vector<JudgeItem>& items, bool paired, const std::function<bool(const JudgeItem&)>& skip);
   RmJudgeOptions opt_;
   uint64_t hash_ = 0;
   std::unique_ptr<data::TextModel> text_;

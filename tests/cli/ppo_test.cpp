@@ -159,7 +159,7 @@ TEST(PpoE2E, BadInputsAreClearErrorsAndLeaveNoFinalModel) {
   expect_error("", "needs a reward", "none");
   expect_error("--reward_command 'exit 3'", "exit 3", "crash");
   expect_error("--reward_command 'sleep 30' --command_timeout 1", "sleep 30", "hang");
-  expect_error("--reward_command 'yes nope | head -4'", "a reward is a finite number", "words");
+  expect_error("--reward_command 'yes nope | head -4'", "a reward score is a finite number", "words");
   expect_error("--reward_command 'yes 1 | head -3'", "yes 1 | head -3", "count");
   expect_error("--reward_model " + kModel, "not a reward model", "causal");
   expect_error("--reward_command 'yes 1 | head -4' --response_length 2047", "past the model's context", "long");
