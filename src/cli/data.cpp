@@ -153,6 +153,7 @@ void add_data_command(CLI::App& app, GlobalOptions& g) {
   add_unpair(cmd, g);
   add_pair(cmd, g);
   add_data_synth(cmd, g);
+  add_data_judge(cmd, g);
 }
 
 }  // namespace prefer::cli

@@ -9,5 +9,7 @@ namespace prefer::cli {
 
 // prefer data synth: system-prompt contrast pairs or best-of-N pairs from a local model or an endpoint.
 void add_data_synth(CLI::App* data_cmd, GlobalOptions& g);
+// prefer data judge: AI feedback on existing pairs, judged twice with positions swapped.
+void add_data_judge(CLI::App* data_cmd, GlobalOptions& g);
 
 }  // namespace prefer::cli

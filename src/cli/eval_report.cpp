@@ -3,28 +3,10 @@
 #include <fmt/format.h>
 
 #include "util/atomic_file.h"
+#include "util/strings.h"
 
 namespace prefer::cli {
 
-namespace {
-
-std::string escape_html(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string samples_html(const std::vector<SampleRow>& samples, int64_t n, const Json& result) {
   std::string h =

@@ -20,4 +20,7 @@ size_t edit_distance(std::string_view a, std::string_view b);
 // mean 'learning_rate'?".
 std::string suggest_name(std::string_view name, const std::vector<std::string>& candidates);
 
+// Text for an HTML page: & < > " ' as entities.
+std::string escape_html(std::string_view s);
+
 }  // namespace prefer
