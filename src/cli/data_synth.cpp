@@ -92,8 +92,9 @@ struct Counters {
 
 class Synth {
  public:
-  Synth(const SynthOptions& o, AnswerGenerator& gen, CandidateScorer* scorer, std::vector<PromptLine> prompts)
-      : o_(o), gen_(gen), scorer_(scorer), prompts_(std::move(prompts)) {}
+  Synth(const SynthOptions& o, AnswerGenerator& gen, CandidateScorer* scorer, std::vector<PromptLine> prompts, std::string good,
+        std::string bad)
+      : o_(o), gen_(gen), scorer_(scorer), prompts_(std::move(prompts)), good_(std::move(good)), bad_(std::move(bad)) {}
 
   // The JSONL lines for prompts [begin, end).
   std::string chunk(size_t begin, size_t end, Counters& c) {
@@ -154,11 +155,6 @@ class Synth {
     return lines;
   }
 
-  void set_systems(std::string good, std::string bad) {
-    good_ = std::move(good);
-    bad_ = std::move(bad);
-  }
-
  private:
   int64_t chosen_max() const { return o_.chosen_max_new_tokens > 0 ? o_.chosen_max_new_tokens : o_.max_new_tokens; }
   int64_t rejected_max() const { return o_.rejected_max_new_tokens > 0 ? o_.rejected_max_new_tokens : o_.max_new_tokens; }
@@ -180,10 +176,6 @@ class Synth {
     const bool chat = gen_.chat() || p.prompt.is_array();
     auto side = [&](const std::string& t) { return chat ? OrderedJson::array({{{"role", "assistant"}, {"content", t}}}) : OrderedJson(t); };
     const OrderedJson prompt = chat && p.prompt.is_string() ? OrderedJson::array({{{"role", "user"}, {"content", p.prompt}}}) : p.prompt;
-    auto row = [&] {
-      OrderedJson r{{"prompt", prompt}};
-      return r;
-    };
     // The prompt row's other columns (topic, answer, ...) travel with the pair.
     auto extras = [&](OrderedJson& r) {
       for (auto it = p.row.begin(); it != p.row.end(); ++it)
@@ -196,7 +188,7 @@ class Synth {
     if (o_.unpaired) {
       std::string out;
       for (const bool good : {true, false}) {
-        OrderedJson r = row();
+        OrderedJson r{{"prompt", prompt}};
         r["completion"] = side(good ? chosen : rejected);
         r["label"] = good;
         extras(r);
@@ -205,7 +197,7 @@ class Synth {
       }
       return out;
     }
-    OrderedJson r = row();
+    OrderedJson r{{"prompt", prompt}};
     r["chosen"] = side(chosen);
     r["rejected"] = side(rejected);
     extras(r);
@@ -294,8 +286,7 @@ void add_data_synth(CLI::App* data_cmd, GlobalOptions& g) {
                                                           .retries = static_cast<int>(o->model_retries), .timeout_s = o->model_timeout});
     std::unique_ptr<CandidateScorer> scorer;
     if (best_of_n) scorer = make_scorer(o->judge, o->verifier, o->prompts, out.parent_path().empty() ? fs::path(".") : out.parent_path());
-    Synth synth(*o, *gen, scorer.get(), prompts);
-    synth.set_systems(good, bad);
+    Synth synth(*o, *gen, scorer.get(), prompts, good, bad);
     Counters c = Counters::from_json(writer.counters());
     const size_t unit = static_cast<size_t>(o->batch_size), n = prompts.size();
     const size_t units = (n + unit - 1) / unit;
