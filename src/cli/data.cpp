@@ -1,4 +1,4 @@
-// `prefer data validate | unpair | pair`: checking and converting preference datasets (synth and judge,
+// `prefer data validate | unpair | pair | split`: checking, converting and splitting preference datasets (synth and judge,
 // which make and relabel them: data_synth.cpp, data_judge.cpp).
 #include <fmt/format.h>
 
@@ -11,7 +11,9 @@
 #include "cli/data_commands.h"
 #include "data/bias_report.h"
 #include "data/format.h"
+#include "data/split.h"
 #include "data/validate.h"
+#include "io/records.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -31,7 +33,7 @@ void add_validate(CLI::App* data_cmd, GlobalOptions& g) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = data_cmd->add_subcommand("validate", "Check a dataset before training: one report, exit 0 (ok), 1 (errors), 2 (cannot read)");
-  cmd->add_option("--data", o->data, "JSONL (or JSON array) file")->required();
+  cmd->add_option("--data", o->data, "Dataset: JSONL/JSON, Parquet, Arrow or a save_to_disk folder")->required();
   cmd->add_option("--model", o->model, "Model folder (its tokenizer and chat template are used)")->required();
   add_bool_option(cmd, "json", o->json, "Print the report as JSON");
   add_bool_option(cmd, "report", o->report, "Add the bias report: length bias, duplicates, near-identical pairs, topic spread");
@@ -144,14 +146,77 @@ void add_pair(CLI::App* data_cmd, GlobalOptions& g) {
   });
 }
 
+void add_split(CLI::App* data_cmd, GlobalOptions& g) {
+  struct Options {
+    std::string data, output_dir, stratify_column;
+    double test_size = 0.1;
+    int64_t seed = 42;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = data_cmd->add_subcommand("split", "Split a dataset into train.jsonl and test.jsonl: random, stratified by a column when given, reproducible");
+  cmd->add_option("--data", o->data, "Dataset: JSONL/JSON, Parquet, Arrow or a save_to_disk folder")->required();
+  cmd->add_option("--output_dir", o->output_dir, "Folder for train.jsonl, test.jsonl and split.json")->required();
+  cmd->add_option("--test_size", o->test_size, "Held-out share (below 1) or row count")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--stratify_column", o->stratify_column, "Hold out each value of this column (a topic) in proportion");
+  cmd->add_option("--seed", o->seed, "Shuffle seed")->capture_default_str();
+  cmd->callback([o, &g] {
+    apply_global_options(g);
+    std::vector<io::Record> rows = io::read_records(o->data);
+    std::vector<std::string> groups;
+    for (const auto& r : rows) {
+      if (o->stratify_column.empty()) {
+        groups.emplace_back();
+        continue;
+      }
+      ErrorContext ctx = r.where;
+      ctx.field = o->stratify_column;
+      if (!r.value.is_object() || !r.value.contains(o->stratify_column) || r.value[o->stratify_column].is_null())
+        throw Error("has no value to stratify by", ctx);
+      const OrderedJson& v = r.value[o->stratify_column];
+      groups.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    data::Split split;
+    try {
+      split = data::split_rows(groups, {.test_size = o->test_size, .seed = static_cast<uint64_t>(o->seed)});
+    } catch (const Error& e) {
+      throw e.with_defaults({.file = o->data});
+    }
+    const fs::path dir = o->output_dir;
+    fs::create_directories(dir);
+    auto pick = [&](const std::vector<size_t>& idx) {
+      std::vector<OrderedJson> out;
+      for (size_t i : idx) out.push_back(rows[i].value);
+      return out;
+    };
+    write_jsonl(dir / "train.jsonl", pick(split.train));
+    write_jsonl(dir / "test.jsonl", pick(split.test));
+    Json report = {{"data", o->data}, {"seed", o->seed}, {"test_size", o->test_size}, {"train", split.train.size()}, {"test", split.test.size()}};
+    if (!o->stratify_column.empty()) {
+      report["stratify_column"] = o->stratify_column;
+      for (const auto& gr : split.groups) report["groups"][gr.name] = {{"rows", gr.rows}, {"test", gr.test}};
+    }
+    write_json_file(dir / "split.json", report);
+    std::cout << fmt::format("wrote {} training rows to {} and {} test rows to {}\n", split.train.size(), (dir / "train.jsonl").string(),
+                             split.test.size(), (dir / "test.jsonl").string());
+    size_t alone = 0;
+    for (const auto& gr : split.groups) {
+      if (!o->stratify_column.empty()) std::cout << fmt::format("  {:<24} {:>7} rows, {:>6} held out\n", gr.name, gr.rows, gr.test);
+      alone += gr.test == 0 || gr.test == gr.rows;
+    }
+    if (!o->stratify_column.empty() && alone > 0)
+      std::cout << fmt::format("warning: {} group(s) are too small to appear in both sets; evaluation says nothing about them\n", alone);
+  });
+}
+
 }  // namespace
 
 void add_data_command(CLI::App& app, GlobalOptions& g) {
-  CLI::App* cmd = app.add_subcommand("data", "Check, convert and make datasets (validate, unpair, pair, synth, judge)");
+  CLI::App* cmd = app.add_subcommand("data", "Check, convert, split and make datasets (validate, unpair, pair, split, synth, judge)");
   cmd->require_subcommand(1);
   add_validate(cmd, g);
   add_unpair(cmd, g);
   add_pair(cmd, g);
+  add_split(cmd, g);
   add_data_synth(cmd, g);
   add_data_judge(cmd, g);
 }

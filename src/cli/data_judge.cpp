@@ -22,6 +22,7 @@
 #include "data/format.h"
 #include "data/text_key.h"
 #include "eval/position_swap.h"
+#include "io/records.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -47,20 +48,6 @@ OrderedJson content_value(const data::Content& c) {
   return data::plain_text(c);
 }
 
-// The file's rows as written, by the line (JSONL) or record number (JSON array) read_dataset reports.
-std::map<int64_t, OrderedJson> raw_rows(const fs::path& file) {
-  std::map<int64_t, OrderedJson> rows;
-  if (file.extension() == ".json") {
-    OrderedJson all = parse_ordered_json(read_file(file), {.file = file.string()});
-    for (size_t i = 0; all.is_array() && i < all.size(); ++i) rows[static_cast<int64_t>(i + 1)] = all[i];
-    return rows;
-  }
-  JsonlReader reader(file);
-  int64_t line_no = 0;
-  std::string_view line;
-  while (reader.next_raw(line_no, line)) rows[line_no] = parse_ordered_json(line, {.file = file.string(), .line = line_no}, line_no);
-  return rows;
-}
 
 std::string sample_html(const std::vector<OrderedJson>& rows, const std::vector<size_t>& picked, const Json& report) {
   std::string h =
@@ -121,7 +108,8 @@ void add_data_judge(CLI::App* data_cmd, GlobalOptions& g) {
       throw Error("holds " + std::string(data::dataset_kind_name(ds.kind)) + " rows; prefer data judge needs pairs (chosen and rejected)",
                   {.file = o->data, .hint = ds.kind == data::DatasetKind::Unpaired ? "prefer data pair makes pairs of KTO rows" : ""});
     if (ds.pretokenized) throw Error("holds token ids; a judge reads text", {.file = o->data});
-    std::map<int64_t, OrderedJson> raw = raw_rows(o->data);
+    // Strict reading keeps every record, so example i is record i.
+    std::vector<io::Record> raw = io::read_records(o->data);
     o->judge.batch_size = o->batch_size;
     o->judge.bf16 = o->bf16;
     const fs::path out = o->output;
@@ -141,7 +129,7 @@ void add_data_judge(CLI::App* data_cmd, GlobalOptions& g) {
     std::vector<size_t> disagree;  // indices into kept
     std::string generator;
     for (size_t i = 0; i < ds.examples.size(); ++i) {
-      OrderedJson row = raw.at(ds.examples[i].line);
+      OrderedJson row = std::move(raw.at(i).value);
       if (row.contains("meta") && row["meta"].is_object() && row["meta"].contains("generator") && row["meta"]["generator"].is_string())
         generator = row["meta"]["generator"].get<std::string>();
       const std::string a = agreement(verdicts.model_first[i], verdicts.model_second[i]);

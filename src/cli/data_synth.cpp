@@ -21,6 +21,7 @@
 #include "cli/prompt_file.h"
 #include "data/best_of_n.h"
 #include "data/bias_report.h"
+#include "io/records.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/hash.h"
@@ -51,12 +52,9 @@ struct PromptLine {
 // Every line checked before any generation: a prompt (text or messages) or messages.
 std::vector<PromptLine> read_prompts(const fs::path& file) {
   std::vector<PromptLine> out;
-  JsonlReader reader(file);
-  int64_t line_no = 0;
-  std::string_view line;
-  while (reader.next_raw(line_no, line)) {
-    ErrorContext ctx{.file = file.string(), .line = line_no};
-    OrderedJson row = parse_ordered_json(line, ctx, line_no);
+  for (io::Record& rec : io::read_records(file)) {
+    ErrorContext ctx = rec.where;
+    OrderedJson row = std::move(rec.value);
     if (!row.is_object()) throw Error("expected a JSON object", ctx);
     const char* key = row.contains("prompt") ? "prompt" : row.contains("messages") ? "messages" : nullptr;
     if (!key) throw Error("needs a prompt (text or a list of chat messages) or messages", ctx);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "io/records.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -10,9 +11,6 @@ namespace prefer::cli {
 
 std::vector<PromptRow> read_prompt_file(const std::filesystem::path& file, const data::TextModel& text) {
   std::vector<PromptRow> rows;
-  JsonlReader reader(file);
-  int64_t line_no = 0;
-  std::string_view line;
   auto render = [&](const OrderedJson& messages, const ErrorContext& ctx) {
     if (!text.templ()) throw Error("messages need a chat template, and the model has none", ctx);
     text::ChatRenderOptions ro;
@@ -25,31 +23,32 @@ std::vector<PromptRow> read_prompt_file(const std::filesystem::path& file, const
       throw e.with_defaults(ctx);
     }
   };
-  while (reader.next_raw(line_no, line)) {
-    ErrorContext ctx{.file = file.string(), .line = line_no};
-    OrderedJson row = parse_ordered_json(line, ctx, line_no);
+  for (io::Record& rec : io::read_records(file)) {
+    const ErrorContext ctx = rec.where;
+    const int64_t line_no = ctx.line;
+    OrderedJson row = std::move(rec.value);
     if (!row.is_object()) throw Error("expected a JSON object", ctx);
     std::vector<int32_t> ids32;
     std::vector<int64_t> ids;
     if (row.contains("prompt_ids") || row.contains("input_ids")) {
       // TRL's PPO data is one input_ids column; prompt_ids is prefer's name.
       const char* key = row.contains("prompt_ids") ? "prompt_ids" : "input_ids";
-      ErrorContext f{.file = file.string(), .line = line_no, .field = key};
+      ErrorContext f{.file = ctx.file, .line = line_no, .field = key};
       if (!row[key].is_array()) throw Error("must be a list of token ids", f);
       for (const auto& x : row[key]) {
         if (!x.is_number_integer() || x.get<int64_t>() < 0) throw Error("must be a list of non-negative token ids", f);
         ids.push_back(x.get<int64_t>());
       }
     } else if (row.contains("messages")) {
-      if (!row["messages"].is_array()) throw Error("must be a list of chat messages", {.file = file.string(), .line = line_no, .field = "messages"});
-      ids32 = render(row["messages"], {.file = file.string(), .line = line_no, .field = "messages"});
+      if (!row["messages"].is_array()) throw Error("must be a list of chat messages", {.file = ctx.file, .line = line_no, .field = "messages"});
+      ids32 = render(row["messages"], {.file = ctx.file, .line = line_no, .field = "messages"});
     } else if (row.contains("prompt") && row["prompt"].is_array()) {
-      ids32 = render(row["prompt"], {.file = file.string(), .line = line_no, .field = "prompt"});
+      ids32 = render(row["prompt"], {.file = ctx.file, .line = line_no, .field = "prompt"});
     } else if (row.contains("prompt") && row["prompt"].is_string()) {
       try {
         ids32 = text.tokenizer.encode(row["prompt"].get<std::string>(), true);
       } catch (const Error& e) {
-        throw e.with_defaults({.file = file.string(), .line = line_no, .field = "prompt"});
+        throw e.with_defaults({.file = ctx.file, .line = line_no, .field = "prompt"});
       }
     } else {
       throw Error("needs a prompt (text or messages), messages, or prompt_ids (input_ids)", ctx);

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "io/records.h"
 #include "data/format.h"
 #include "data/text_key.h"
 
@@ -33,14 +34,13 @@ double word_jaccard(const std::string& a, const std::string& b) {
 // The first group column the rows have, and each row's value ("" where missing).
 std::pair<std::string, std::vector<std::string>> group_column(const fs::path& file) {
   static const char* kColumns[] = {"topic", "source", "category", "domain", "subject"};
-  std::vector<Json> rows;
-  if (file.extension() == ".jsonl")
-    for (auto& r : read_jsonl_file(file)) rows.push_back(std::move(r.value));
+  std::vector<OrderedJson> rows;
+  for (auto& r : io::read_records(file)) rows.push_back(std::move(r.value));
   for (const char* c : kColumns) {
     std::vector<std::string> values;
     bool any = false;
     for (const auto& r : rows) {
-      const Json* v = r.contains(c) ? &r[c] : r.contains("meta") && r["meta"].is_object() && r["meta"].contains(c) ? &r["meta"][c] : nullptr;
+      const OrderedJson* v = r.contains(c) ? &r[c] : r.contains("meta") && r["meta"].is_object() && r["meta"].contains(c) ? &r["meta"][c] : nullptr;
       values.push_back(v ? (v->is_string() ? v->get<std::string>() : v->dump()) : "");
       any = any || v;
     }

@@ -2,8 +2,7 @@
 
 #include <algorithm>
 
-#include "util/file.h"
-#include "util/mmap.h"
+#include "io/records.h"
 #include "util/json.h"
 #include "util/strings.h"
 
@@ -197,17 +196,14 @@ Example parse_record(const OrderedJson& rec, const Layout& l, const ColumnMap& c
 }  // namespace
 
 Dataset read_dataset(const fs::path& file, const ReadOptions& opt) {
-  require_exists(file, "data file");
   Dataset ds;
   ds.file = file;
   const std::string fname = file.string();
   std::optional<Layout> layout;
   std::optional<bool> conversational;
 
-  auto handle = [&](const OrderedJson& rec, int64_t line, const std::string& where) {
+  auto handle = [&](const OrderedJson& rec, const ErrorContext& ctx) {
     ++ds.records;
-    ErrorContext ctx{.file = fname, .line = line};
-    if (!where.empty()) ctx.field = where;
     try {
       if (!layout) {
         layout = detect(Json::parse(rec.dump()), opt.columns, ctx);
@@ -238,35 +234,13 @@ Dataset read_dataset(const fs::path& file, const ReadOptions& opt) {
     }
   };
 
-  // A JSON array file: ".json" whose first non-blank byte is '['.
-  std::string head;
-  {
-    MappedFile probe(file);
-    std::string_view v = probe.view();
-    size_t p = v.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
-    head = p == std::string_view::npos ? "" : std::string(1, v[p]);
-  }
-  if (file.extension() == ".json" && head == "[") {
-    OrderedJson all = parse_ordered_json(read_file(file), {.file = fname});
-    for (size_t i = 0; i < all.size(); ++i) handle(all[i], static_cast<int64_t>(i + 1), "");
-  } else {
-    JsonlReader reader(file, opt.max_line_bytes);
-    int64_t line = 0;
-    std::string_view text;
-    while (true) {
-      OrderedJson rec;
-      try {
-        if (!reader.next_raw(line, text)) break;
-        rec = parse_ordered_json(text, {.file = fname}, line);
-      } catch (const Error& e) {
-        ++ds.records;
-        if (!opt.collect_errors) throw;
-        if (ds.errors.size() < opt.max_errors) ds.errors.push_back(e);
-        continue;
-      }
-      handle(rec, line, "");
-    }
-  }
+  auto bad = [&](const Error& e) {
+    ++ds.records;
+    if (!opt.collect_errors) throw e;
+    if (ds.errors.size() < opt.max_errors) ds.errors.push_back(e);
+  };
+  io::for_each_record(
+      file, [&](OrderedJson&& rec, const ErrorContext& where) { handle(rec, where); }, bad, {.max_line_bytes = opt.max_line_bytes});
   if (ds.records == 0) throw Error("the file holds no records", {.file = fname, .hint = "expected one JSON object per line"});
   if (!layout && !ds.errors.empty()) throw ds.errors.front();  // every line was bad: say why the first was
   if (!layout) throw Error("no record could be read", {.file = fname});

@@ -1,5 +1,5 @@
-// Reading datasets: JSONL (one object per line) or a JSON array, into Examples, with the dataset's kind
-// and style detected from its columns as TRL does.
+// Reading datasets into Examples, from any container io/records reads (JSONL, a JSON array, Arrow IPC,
+// Parquet), with the dataset's kind and style detected from its columns as TRL does.
 //
 // In strict mode (training) the first bad record is an error. In collecting mode (`prefer data
 // validate`) every bad record is reported (up to a limit) with file, line and field, and reading goes on.

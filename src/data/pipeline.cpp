@@ -5,6 +5,7 @@
 #include "data/token_cache.h"
 #include "util/error.h"
 #include "util/file.h"
+#include "io/records.h"
 #include "util/hash.h"
 
 namespace prefer::data {
@@ -90,7 +91,7 @@ PreparedData prepare_data(const fs::path& file, const TextModel& model, const Pr
     const auto& c = opt.read.columns;
     const auto& t = opt.tokenize;
     key = {{"version", 2},
-           {"data", {{"path", fs::absolute(file).string()}, {"size", fs::file_size(file)}, {"hash", hex64(hash_file(file))}}},
+           {"data", {{"path", fs::absolute(file).string()}, {"hash", hex64(io::hash_records(file))}}},
            {"tokenizer", hex64(hash_if_exists(model.dir / "tokenizer.json") ^ (hash_if_exists(model.dir / "tokenizer_config.json") * 31) ^
                                (hash_if_exists(model.dir / "chat_template.jinja") * 131))},
            {"columns", {c.prompt, c.chosen, c.rejected, c.completion, c.label, c.text, c.messages, c.margin}},

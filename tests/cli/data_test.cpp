@@ -1,5 +1,6 @@
 #include "cli/cli_run.h"
 #include "test_util.h"
+#include "util/file.h"
 #include "util/json.h"
 
 namespace prefer {
@@ -61,6 +62,56 @@ TEST(DataConvertE2E, UnpairThenPairRoundTrips) {
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_NE(wrong.output.find("needs unpaired data"), std::string::npos) << wrong.output;
   EXPECT_FALSE(std::filesystem::exists(tmp / "x.jsonl"));
+}
+
+}  // namespace prefer
+
+namespace prefer {
+
+TEST(DataColumnarE2E, ValidateReadsParquetAndArrowAndNamesTheRow) {
+  // Conversational pairs (arrow-rs Parquet, apache-arrow IPC) and flat text pairs (hyparquet-writer).
+  test::TempDir tmp;
+  for (const char* f : {"zstd.v2.parquet", "typed.stream.arrow", "hyparquet.parquet"}) {
+    auto r = test::run_prefer("data validate --json --cache_dir " + (tmp / "c").string() + " --data " +
+                              test::fixture(std::string("columnar/") + f).string() + " --model " + model());
+    EXPECT_EQ(r.exit_code, 0) << f << r.output;
+    Json report = Json::parse(r.output);
+    EXPECT_EQ(report["records"], 3) << f;
+    EXPECT_EQ(report["style"], std::string(f) == "hyparquet.parquet" ? "plain text" : "conversational") << f;
+  }
+  // Row 2's topic is null: as the prompt column it is missing, and the error names file, row and field.
+  auto bad = test::run_prefer("data validate --prompt_column topic --cache_dir " + (tmp / "c").string() + " --data " +
+                              test::fixture("columnar/hyparquet.parquet").string() + " --model " + model());
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("hyparquet.parquet:2: 'topic': required field is missing"), std::string::npos) << bad.output;
+}
+
+TEST(DataSplitE2E, StratifiedReproducibleFromArrow) {
+  test::TempDir tmp;
+  // The 3 rows of rows.json as Arrow, flag true, false, true; 1 held out: true's share is 2/3.
+  const std::string data = test::fixture("columnar/typed.stream.arrow").string();
+  const std::string base = "data split --data " + data + " --test_size 1 --stratify_column flag --seed 5 --output_dir ";
+  auto a = test::run_prefer(base + (tmp / "a").string());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto b = test::run_prefer(base + (tmp / "b").string());
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  const std::string test_a = read_file(tmp / "a" / "test.jsonl");
+  EXPECT_EQ(test_a, read_file(tmp / "b" / "test.jsonl"));
+  EXPECT_EQ(read_file(tmp / "a" / "train.jsonl"), read_file(tmp / "b" / "train.jsonl"));
+  EXPECT_EQ(read_jsonl_file(tmp / "a" / "test.jsonl").size(), 1u);
+  EXPECT_EQ(read_jsonl_file(tmp / "a" / "train.jsonl").size(), 2u);
+  EXPECT_NE(test_a.find("\"flag\":true"), std::string::npos) << test_a;
+  Json report = read_json_file(tmp / "a" / "split.json");
+  EXPECT_EQ(report["groups"]["true"]["test"], 1);
+  EXPECT_EQ(report["groups"]["false"]["test"], 0);
+  EXPECT_NE(a.output.find("too small to appear in both sets"), std::string::npos) << a.output;
+  // The split files are training data as they are.
+  auto v = test::run_prefer("data validate --cache_dir " + (tmp / "c").string() + " --data " + (tmp / "a" / "train.jsonl").string() + " --model " + model());
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+
+  auto null_topic = test::run_prefer("data split --data " + data + " --stratify_column topic --output_dir " + (tmp / "c").string());
+  EXPECT_NE(null_topic.exit_code, 0);
+  EXPECT_NE(null_topic.output.find("typed.stream.arrow:2: 'topic': has no value to stratify by"), std::string::npos) << null_topic.output;
 }
 
 }  // namespace prefer
