@@ -17,7 +17,7 @@ command -v clang++ >/dev/null || { echo "fuzz: clang++ not found; apt-get instal
 build=build-fuzz
 cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DPREFER_FUZZ=ON -DPREFER_WITH_TORCH=OFF -DPREFER_BUILD_TESTS=OFF >/dev/null
-cmake --build $build --target "${targets[@]}"
+cmake --build $build -j "${FUZZ_JOBS:-2}" --target "${targets[@]}"
 
 # Seeds: the fixtures each parser reads in the tests.
 seed() {
@@ -46,6 +46,6 @@ for t in "${targets[@]}"; do
   mkdir -p $build/findings/$t
   echo "fuzz: $t for ${seconds}s"
   # -rss_limit_mb: a reader that allocates past this on a small input is a finding (a memory bomb).
-  (cd $build/findings/$t && ASAN_OPTIONS=detect_leaks=0 ../../$t -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  (cd $build/findings/$t && ASAN_OPTIONS=detect_leaks=0 ../../fuzz/$t -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
       -max_len=65536 -print_final_stats=1 ../../corpus/$t 2>&1 | tail -n 12) || echo "fuzz: $t stopped with a finding (see $build/findings/$t)"
 done

@@ -29,6 +29,7 @@ CLI::Option* add_bool_option(CLI::App* cmd, const std::string& name, bool& targe
 void add_demo_command(CLI::App& app, GlobalOptions& g);
 void add_inspect_command(CLI::App& app, GlobalOptions& g);
 void add_data_command(CLI::App& app, GlobalOptions& g);
+void add_launch_command(CLI::App& app, GlobalOptions& g);
 void add_tokenize_command(CLI::App& app, GlobalOptions& g);
 void add_dpo_command(CLI::App& app, GlobalOptions& g);
 void add_generate_command(CLI::App& app, GlobalOptions& g);

@@ -2,7 +2,9 @@
 // prefer::Error and are printed once; nothing below cli/ exits the process.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 #include <string>
 #include <vector>
 #include <iostream>
@@ -29,7 +31,12 @@ CLI::Option* add_bool_option(CLI::App* cmd, const std::string& name, bool& targe
 
 void apply_global_options(const GlobalOptions& g) {
   init_logging(g.log_level);
-  model::set_num_threads(g.threads);
+  // Several workers on one machine share its cores unless --threads says otherwise.
+  int threads = g.threads;
+  if (threads == 0)
+    if (const char* lw = std::getenv("LOCAL_WORLD_SIZE"); lw != nullptr && std::atoi(lw) > 1)
+      threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::atoi(lw));
+  model::set_num_threads(threads);
 }
 
 }  // namespace prefer::cli
@@ -68,6 +75,7 @@ int main(int argc, char** argv) {
   add_rloo_command(app, g);
   add_serve_command(app, g);
   add_eval_command(app, g);
+  add_launch_command(app, g);
   add_sweep_command(app, g);
   try {
     app.parse(argc, argv);

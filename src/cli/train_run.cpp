@@ -12,6 +12,7 @@
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/strings.h"
+#include "train/distributed.h"
 #include "util/yaml.h"
 
 namespace prefer::cli {
@@ -22,8 +23,20 @@ void open_run_folder(const Json& o, const train::TrainerArgs& a) {
   if (fs::exists(out_dir / "final") && a.resume_from_checkpoint.empty())
     throw Error("already holds a finished run (final/)", {.file = out_dir.string(), .field = "output_dir",
                 .hint = "choose another output_dir, or delete that folder"});
+  if (!train::Distributed::get().main_process()) return;  // rank 0 alone writes the run folder
   fs::create_directories(out_dir);
   write_yaml_file(out_dir / "config.yaml", o);
+}
+
+void join_workers(const Json& o) {
+  std::optional<train::DistEnv> env = train::dist_env_from_environment();
+  train::Distributed& d = train::Distributed::get();
+  if (!env || d.active()) return;
+  const int64_t timeout = o.contains("ddp_timeout") && o["ddp_timeout"].is_number_integer() ? o["ddp_timeout"].get<int64_t>() : 1800;
+  if (timeout < 1) throw Error("must be at least 1 second", {.field = "ddp_timeout"});
+  d.init(*env, std::chrono::seconds(timeout));
+  if (d.main_process())
+    std::cerr << fmt::format("data parallel: {} workers over Gloo (store at {}:{})\n", d.world(), env->master_addr, env->master_port);
 }
 
 namespace {
@@ -92,13 +105,17 @@ RunData prepare_run_data(const Json& o, const data::TextModel& text, const data:
 Json run_fingerprint(const Json& o, const model::ModelSource& model, uint64_t data_hash) {
   static const std::set<std::string> not_numbers = {
       "model", "adapter", "data", "eval_data", "output_dir", "resume_from_checkpoint", "ignore_resume_mismatch",
-      "logging_steps", "eval_steps", "save_steps", "save_total_limit", "cache_dir", "merge", "per_device_eval_batch_size",
+      "logging_steps", "eval_steps", "save_steps", "save_total_limit", "ddp_timeout", "cache_dir", "merge", "per_device_eval_batch_size",
       "eval_prompts", "judge", "judge_model", "judge_template", "eval_max_new_tokens", "metric_for_best_model", "greater_is_better"};
   Json f = Json::object();
   f["model"] = hex64(model_source_hash(model));
   f["data"] = hex64(data_hash);
   for (auto it = o.begin(); it != o.end(); ++it)
     if (!not_numbers.count(it.key())) f[it.key()] = it.value();
+  // The numbers depend on the global batch, not on how workers split it: record per device x workers
+  // under the old name (one worker: unchanged), so a run resumes on another split of the same batch.
+  if (f.contains("per_device_train_batch_size") && f["per_device_train_batch_size"].is_number_integer())
+    f["per_device_train_batch_size"] = f["per_device_train_batch_size"].get<int64_t>() * train::Distributed::get().world();
   return f;
 }
 
@@ -159,7 +176,9 @@ void add_training_command(CLI::App& app, GlobalOptions& g, const std::string& na
   opts->register_cli(cmd);
   cmd->callback([opts, &g, run, name] {
     apply_global_options(g);
-    run(apply_memory_plan(name, opts->resolve(), std::cout), std::cout);
+    Json resolved = opts->resolve();
+    join_workers(resolved);
+    run(apply_memory_plan(name, resolved, std::cout), std::cout);
   });
   // `prefer plan <name> <the same options>`: the memory plan without running.
   CLI::App* plan = nullptr;

@@ -42,6 +42,10 @@ struct RunData {
   uint64_t hash = 0;                  // content hash of train and eval tokens
 };
 
+// Joins the other workers when this process is one of several (torchrun's environment: RANK,
+// WORLD_SIZE, MASTER_ADDR, ...), with --ddp_timeout; nothing otherwise.
+void join_workers(const Json& options);
+
 // Reads --data (every file), and --eval_data or holds out eval_split of the training examples (a
 // deterministic choice by the seed's shuffle).
 RunData prepare_run_data(const Json& options, const data::TextModel& text, const data::PrepareOptions& prep, uint64_t seed);

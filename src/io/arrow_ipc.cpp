@@ -59,6 +59,8 @@ Field read_field(const FlatTable& f, int depth, const ErrorContext& ctx) {
   if (depth > kMaxColumnarDepth) throw Error("the schema nests deeper than " + std::to_string(kMaxColumnarDepth) + " levels", ctx);
   Field out;
   out.name = std::string(f.string(0));
+  // Names become JSON keys (found by fuzz_arrow: a non-UTF-8 name failed only when printed).
+  if (!is_valid_utf8(out.name)) throw Error("the schema has a column name that is not UTF-8 text", ctx);
   out.type = f.scalar<uint8_t>(2, 0);
   FlatTable type = f.table(3);
   if (out.type == kInt) {
@@ -337,6 +339,10 @@ class Reader {
     if (header == kDictionaryBatch) return dictionary(h, m.body);
     BatchCursor cur(h, m.body, ctx_);
     int64_t n = cur.length();
+    // Bounded like a column's length (found by fuzz_arrow: a schema without columns and a huge batch
+    // length looped for minutes making empty rows).
+    if (n < 0 || static_cast<uint64_t>(n) > cur.max_values())
+      throw Error("a record batch claims " + std::to_string(n) + " rows, more than its message body can hold", ctx_);
     std::vector<std::vector<OrderedJson>> columns;
     for (const Field& f : schema_) {
       columns.push_back(decode(f, cur, dicts_, ctx_));

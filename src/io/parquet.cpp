@@ -62,6 +62,8 @@ Node build_schema(const std::vector<ThriftValue>& elems, size_t& i, int def, int
   const ThriftStruct& e = *elems[i++].fields;
   Node n;
   n.name = thrift_string(e, 4, ctx);
+  // Names become JSON keys (found by fuzz_parquet: a non-UTF-8 name failed only when printed).
+  if (!is_valid_utf8(n.name)) throw Error("the schema has a column name that is not UTF-8 text", ctx);
   n.repetition = depth == 0 ? kRequired : static_cast<int>(thrift_int(e, 3, kRequired, ctx));
   int64_t kids = thrift_int(e, 5, 0, ctx);
   bool group = depth == 0 || kids > 0 || !thrift_has(e, 1);

@@ -21,6 +21,11 @@
 #define PREFER_HAS_FUSED_SDPA 0
 #endif
 
+// c10d (train/distributed.cpp). 2.x process groups derive from Backend instead of ProcessGroup; prefer
+// only holds c10d::ProcessGroupGloo itself, whose calls are the same in both. TCPStore's libuv server
+// became the default in 2.4 and needs a libuv-enabled build: prefer asks for the classic one.
+#define PREFER_TCPSTORE_HAS_LIBUV PREFER_TORCH_AT_LEAST(2, 4)
+
 namespace prefer::model::compat {
 
 constexpr int kTorchMajor = TORCH_VERSION_MAJOR;

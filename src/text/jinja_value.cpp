@@ -12,6 +12,10 @@ namespace prefer::text::jinja {
 
 // ---- ValueDict --------------------------------------------------------------------------------------
 
+size_t ValueDict::size() const { return entries_.size(); }
+void ValueDict::clear() { entries_.clear(); }
+void ValueDict::reserve(size_t n) { entries_.reserve(n); }
+
 const Value* ValueDict::find(std::string_view key) const {
   // Linear: template dicts (messages, tool schemas, namespaces) have a handful of keys.
   for (const auto& [k, v] : entries_)

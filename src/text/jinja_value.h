@@ -28,9 +28,10 @@ class ValueDict {
   // Replaces the value of an existing key in place (order unchanged), or appends.
   void set(std::string key, Value value);
   const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
-  size_t size() const { return entries_.size(); }
-  void clear() { entries_.clear(); }
-  void reserve(size_t n) { entries_.reserve(n); }
+  // Out of line: Value is incomplete here, which clang (unlike GCC) does not accept in these bodies.
+  size_t size() const;
+  void clear();
+  void reserve(size_t n);
 
  private:
   std::vector<std::pair<std::string, Value>> entries_;

@@ -1,3 +1,4 @@
+#include "train/distributed.h"
 #include "train/online_trainer.h"
 
 #include <ATen/ATen.h>
@@ -47,6 +48,9 @@ OnlineTrainer::OnlineTrainer(OnlineArgs args, OnlineRoles roles, std::unique_ptr
       prompt_texts_(std::move(prompt_texts)), fingerprint_(std::move(fingerprint)) {
   const TrainerArgs& t = args_.trainer;
   t.validate();
+  if (dist_env_from_environment())
+    throw Error("the online trainers (ppo, grpo, rloo) do not run data-parallel yet: start them as one process",
+                {.hint = "prefer launch and torchrun run sft, reward, dpo, kto, orpo and cpo on several workers"});
   if (args_.passes < 1) throw Error("must be >= 1", {.field = args_.step_is_update ? "num_ppo_epochs" : "num_iterations"});
   if (args_.steps_per_pass < 1) throw Error("must be >= 1", {.field = args_.step_is_update ? "num_mini_batches" : "steps_per_generation"});
   const int64_t G = method_->group_size();

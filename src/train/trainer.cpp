@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "data/sampler.h"
+#include "train/distributed.h"
 #include "train/grad_clip.h"
 #include "train/lr_schedule.h"
 #include "train/metrics_log.h"
@@ -79,9 +80,8 @@ Trainer::Trainer(TrainerArgs args, TrainingTask task, const data::TokenizedDatas
     : args_(std::move(args)), task_(std::move(task)), train_(train), eval_(eval) {
   args_.validate();
   if (train_.size() == 0) throw Error("the training set is empty", {.hint = "check the data file and max_length (examples may all be dropped)"});
-  data::SamplerOptions so{.batch_size = args_.per_device_train_batch_size, .shuffle = true,
-                          .group_by_length = args_.group_by_length, .seed = args_.seed};
-  batches_per_epoch_ = static_cast<int64_t>(epoch_batches(train_, so, 0).size());
+  if (args_.ddp_timeout < 1) throw Error("must be at least 1 second", {.field = "ddp_timeout"});
+  batches_per_epoch_ = static_cast<int64_t>(global_batches(train_, 0).size());
   steps_per_epoch_ = std::max<int64_t>(1, batches_per_epoch_ / args_.gradient_accumulation_steps);
   total_steps_ = args_.max_steps > 0 ? args_.max_steps
                                      : static_cast<int64_t>(std::ceil(args_.num_train_epochs * static_cast<double>(steps_per_epoch_)));
@@ -89,6 +89,28 @@ Trainer::Trainer(TrainerArgs args, TrainingTask task, const data::TokenizedDatas
 
 BatchList Trainer::epoch_batches(const data::TokenizedDataset& d, const data::SamplerOptions& so, int64_t epoch) const {
   return task_.batches ? task_.batches(d, so, epoch) : data::epoch_batches(d, so, epoch);
+}
+
+std::vector<BatchList> Trainer::global_batches(const data::TokenizedDataset& d, int64_t epoch) const {
+  const int64_t world = Distributed::get().world(), per = args_.per_device_train_batch_size;
+  std::vector<BatchList> out;
+  if (task_.batches) {
+    data::SamplerOptions so{.batch_size = per, .shuffle = true, .group_by_length = args_.group_by_length, .seed = args_.seed};
+    BatchList all = task_.batches(d, so, epoch);
+    for (size_t i = 0; i < all.size(); i += static_cast<size_t>(world)) {
+      BatchList parts(static_cast<size_t>(world));
+      for (int64_t r = 0; r < world && i + static_cast<size_t>(r) < all.size(); ++r) parts[static_cast<size_t>(r)] = std::move(all[i + static_cast<size_t>(r)]);
+      out.push_back(std::move(parts));
+    }
+    return out;
+  }
+  data::SamplerOptions so{.batch_size = per * world, .shuffle = true, .group_by_length = args_.group_by_length, .seed = args_.seed};
+  for (auto& b : data::epoch_batches(d, so, epoch)) {
+    BatchList parts(static_cast<size_t>(world));
+    for (size_t k = 0; k < b.size(); ++k) parts[std::min(k / static_cast<size_t>(per), static_cast<size_t>(world - 1))].push_back(b[k]);
+    out.push_back(std::move(parts));
+  }
+  return out;
 }
 
 namespace {
@@ -119,6 +141,24 @@ struct Window {
     flush();
     return {{"sums", sums}, {"weights", weights}, {"loss_sum", loss_sum}, {"steps", steps}};
   }
+  // Rank windows summed: metric sums and weights add; the loss and grad_norm are already global (taken
+  // from rank 0). `gathered` are {"window", "loss", "weight"} objects; loss and weight are summed into
+  // the out-parameters.
+  static Window merge(const std::vector<Json>& gathered, double& loss, double& weight) {
+    Window out = from_json(gathered[0].at("window"));
+    loss = gathered[0].value("loss", 0.0);
+    weight = gathered[0].value("weight", 0.0);
+    for (size_t r = 1; r < gathered.size(); ++r) {
+      Window w = from_json(gathered[r].at("window"));
+      for (const auto& [k, v] : w.sums)
+        if (k != "grad_norm") out.sums[k] += v;
+      for (const auto& [k, v] : w.weights)
+        if (k != "grad_norm") out.weights[k] += v;
+      loss += gathered[r].value("loss", 0.0);
+      weight += gathered[r].value("weight", 0.0);
+    }
+    return out;
+  }
   static Window from_json(const Json& j) {
     Window w;
     w.sums = j.at("sums").get<std::map<std::string, double>>();
@@ -132,18 +172,25 @@ struct Window {
 }  // namespace
 
 Json Trainer::evaluate() {
+  Distributed& dist = Distributed::get();
   Json out = Json::object();
-  if (task_.extra_eval) out = task_.extra_eval();
+  // A command's own evaluation (a judged win rate) runs on rank 0; the others take its result.
+  if (task_.extra_eval) out = dist.all_gather_json("extra_eval", dist.main_process() ? task_.extra_eval() : Json())[0];
   if (eval_ == nullptr || eval_->size() == 0) return out;
   at::NoGradGuard no_grad;
   data::SamplerOptions so{.batch_size = args_.per_device_eval_batch_size, .shuffle = false, .group_by_length = false};
   Window w;
   double loss = 0, weight = 0;
+  size_t i = 0;
   for (const auto& batch : epoch_batches(*eval_, so, 0)) {
+    if (static_cast<int>(i++ % static_cast<size_t>(dist.world())) != dist.rank()) continue;  // round-robin over ranks
     MicroStep s = task_.step(*eval_, batch, false);
     loss += s.loss_sum.item<double>();
     weight += s.weight;
     w.add(s.metrics);
+  }
+  if (dist.active()) {
+    w = Window::merge(dist.all_gather_json("eval", {{"window", w.to_json()}, {"loss", loss}, {"weight", weight}}), loss, weight);
   }
   w.flush();
   out["eval_loss"] = weight > 0 ? loss / weight : 0.0;
@@ -153,7 +200,14 @@ Json Trainer::evaluate() {
 
 TrainResult Trainer::train() {
   const fs::path out_dir = args_.output_dir;
-  fs::create_directories(out_dir);
+  Distributed& dist = Distributed::get();
+  const bool main = dist.main_process();  // rank 0 alone writes the run folder
+  if (main) fs::create_directories(out_dir);
+  // Workers started differently would train different models and hang at the first mismatch.
+  dist.check_same("options, model or data", {{"fingerprint", task_.fingerprint}, {"total_steps", total_steps_},
+                                             {"per_device_train_batch_size", args_.per_device_train_batch_size},
+                                             {"gradient_accumulation_steps", args_.gradient_accumulation_steps},
+                                             {"learning_rate", args_.learning_rate}, {"seed", args_.seed}, {"resume", args_.resume_from_checkpoint}});
   // ---- resume: the trainable state first (an adapter is rebuilt), then everything that refers to it --
   fs::path ck;
   Json st;
@@ -165,10 +219,18 @@ TrainResult Trainer::train() {
     st = read_json_file(ck / "trainer_state.json");
     ErrorContext c{.file = (ck / "trainer_state.json").string()};
     const std::string again = args_.command + " --config " + (out_dir / "config.yaml").string();
-    if (require_int(st, "total_steps", c) != total_steps_ || require_int(st, "per_device_train_batch_size", c) != args_.per_device_train_batch_size ||
+    // The data order depends on the global batch (per device x workers), not on how it is split.
+    const int64_t ck_world = st.value("world_size", int64_t{1});
+    const int64_t ck_global = require_int(st, "per_device_train_batch_size", c) * ck_world;
+    if (require_int(st, "total_steps", c) != total_steps_ || ck_global != args_.per_device_train_batch_size * dist.world() ||
         require_int(st, "gradient_accumulation_steps", c) != args_.gradient_accumulation_steps)
-      throw Error("this checkpoint was made with other training settings (steps, batch size or accumulation)",
-                  {.file = ck.string(), .hint = "resume with the run's config.yaml: " + again});
+      throw Error("this checkpoint was made with other training settings (steps, global batch or accumulation)",
+                  {.file = ck.string(), .hint = fmt::format("resume with the run's config.yaml ({}) and a global batch of {} "
+                                                            "(per_device_train_batch_size x workers: it had {} x {})",
+                                                            again, ck_global, ck_global / ck_world, ck_world)});
+    if (ck_world != dist.world() && main)
+      std::cerr << fmt::format("note: the checkpoint was written by {} worker(s), this run has {}; the global batch ({}) is the same, "
+                               "so the data order and the updates continue unchanged\n", ck_world, dist.world(), ck_global);
     check_resume_fingerprint(st.value("fingerprint", Json::object()), task_.fingerprint, args_.ignore_resume_mismatch, ck, args_.command, out_dir);
     task_.load_checkpoint(ck);
   }
@@ -176,6 +238,12 @@ TrainResult Trainer::train() {
   if (params.empty()) throw Error("nothing to train: no parameter requires a gradient");
   std::vector<at::Tensor> tensors;
   for (const auto& p : params) tensors.push_back(p.param);
+  if (dist.active()) {  // one starting point for every rank (rank 0's, loaded or initialised)
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> values;
+    for (const auto& t : tensors) values.push_back(t.detach());
+    dist.broadcast(values);
+  }
   AdamW optimizer(weight_decay_groups(params, args_.weight_decay),
                   {.beta1 = args_.adam_beta1, .beta2 = args_.adam_beta2, .eps = args_.adam_epsilon});
   ScheduleOptions so;
@@ -183,8 +251,6 @@ TrainResult Trainer::train() {
   so.total_steps = total_steps_;
   so.warmup_steps = resolve_warmup_steps(total_steps_, static_cast<double>(args_.warmup_steps), args_.warmup_ratio);
   LrSchedule schedule(so, args_.learning_rate);
-  data::SamplerOptions sampler{.batch_size = args_.per_device_train_batch_size, .shuffle = true,
-                               .group_by_length = args_.group_by_length, .seed = args_.seed};
 
   int64_t step = 0, epoch = 0, cursor = 0, tokens = 0;
   Window window;
@@ -199,28 +265,35 @@ TrainResult Trainer::train() {
     cursor = require_int(st, "batch_cursor", c);
     tokens = require_int(st, "num_tokens", c);
     elapsed_before = st.value("seconds", 0.0);
-    window = Window::from_json(require_field(st, "window", c));
+    // The window is the reduced one (rank 0 wrote it); the other ranks start theirs empty.
+    if (main) window = Window::from_json(require_field(st, "window", c));
     restore_rng_state(ck / "rng_state.json");
     resume_step = step;
-    std::cerr << fmt::format("resuming from {} at step {} of {}\n", ck.string(), step, total_steps_);
+    if (main) std::cerr << fmt::format("resuming from {} at step {} of {}\n", ck.string(), step, total_steps_);
   }
 
   // ---- logs: metrics.jsonl, warnings.jsonl, TensorBoard (a resumed run drops what came after its step) --
   TrainResult result;
-  RunLogs logs(out_dir, resume_step, total_steps_, rules_, preflight_, result);
+  RunLogs logs(out_dir, resume_step, total_steps_, rules_, preflight_, result, main);
   auto emit = [&](const OrderedJson& row) {
     Json plain = logs.log(row);
     for (auto& cb : callbacks_) cb(plain);
   };
 
-  BatchList batches = epoch_batches(train_, sampler, epoch);
-  auto next_batch = [&]() -> const std::vector<size_t>& {
+  std::vector<BatchList> batches = global_batches(train_, epoch);
+  auto next_batch = [&]() -> const BatchList& {
     if (cursor >= static_cast<int64_t>(batches.size())) {
       ++epoch;
       cursor = 0;
-      batches = epoch_batches(train_, sampler, epoch);
+      batches = global_batches(train_, epoch);
     }
     return batches[static_cast<size_t>(cursor++)];
+  };
+  // The window of every rank summed (metrics are per-rank sums; loss and grad_norm are already global).
+  auto reduced_window = [&]() {
+    if (!dist.active()) return window;
+    double l = 0, w = 0;
+    return Window::merge(dist.all_gather_json("window", {{"window", window.to_json()}}), l, w);
   };
 
   // ---- the best model so far (metric_for_best_model), in best_model/ with its step and value ----------
@@ -233,7 +306,7 @@ TrainResult Trainer::train() {
   const fs::path best_dir = out_dir / "best_model";
   std::optional<double> best_value;
   if (ck.empty()) {
-    fs::remove_all(best_dir);  // a fresh run: an earlier attempt's best model is not this run's
+    if (main) fs::remove_all(best_dir);  // a fresh run: an earlier attempt's best model is not this run's
   } else if (!metric.empty() && fs::exists(best_dir / "best_state.json")) {
     best_value = read_json_file(best_dir / "best_state.json").at("value").get<double>();
   }
@@ -247,18 +320,22 @@ TrainResult Trainer::train() {
     }
     const double v = e[key].get<double>();
     if (best_value && !(greater ? v > *best_value : v < *best_value)) return;
+    best_value = v;
+    if (!main) return;
     AtomicDirectory d(best_dir);
     task_.save_final(d.staging());
     write_json_file(d.staging() / "best_state.json", {{"step", at_step}, {"metric", key}, {"value", v}, {"greater_is_better", greater}});
     d.commit();
-    best_value = v;
   };
 
-  ProgressBar bar(total_steps_, {.label = "train", .unit = "steps", .tty = args_.show_progress && stdout_is_terminal(),
-                                 .plain_interval_s = 30}, std::cout);
+  std::ostream quiet(nullptr);  // ranks other than 0 show no progress
+  ProgressBar bar(total_steps_, {.label = "train", .unit = "steps", .tty = main && args_.show_progress && stdout_is_terminal(),
+                                 .plain_interval_s = 30}, main ? std::cout : quiet);
   Stopwatch clock;
   const int64_t eval_every = args_.eval_steps > 0 ? args_.eval_steps : args_.logging_steps;
   auto save_checkpoint = [&](int64_t at_step, double seconds) {
+    Window reduced = reduced_window();  // every rank takes part; rank 0 writes
+    if (!main) return;
     AtomicDirectory dir(out_dir / ("checkpoint-" + std::to_string(at_step)));
     task_.save_checkpoint(dir.staging());
     optimizer.save(dir.staging() / "optimizer.safetensors");
@@ -267,7 +344,7 @@ TrainResult Trainer::train() {
                     {{"global_step", at_step}, {"epoch_index", epoch}, {"batch_cursor", cursor}, {"num_tokens", tokens},
                      {"total_steps", total_steps_}, {"per_device_train_batch_size", args_.per_device_train_batch_size},
                      {"gradient_accumulation_steps", args_.gradient_accumulation_steps}, {"seconds", seconds},
-                     {"window", window.to_json()}, {"fingerprint", task_.fingerprint}});
+                     {"world_size", dist.world()}, {"window", reduced.to_json()}, {"fingerprint", task_.fingerprint}});
     dir.commit();
     prune_checkpoints(out_dir, args_.save_total_limit);
   };
@@ -275,29 +352,61 @@ TrainResult Trainer::train() {
   std::string status;
   while (step < total_steps_) {
     // ---- the step's micro-batches and their total weight, then accumulate gradients ---------------------
-    std::vector<std::vector<size_t>> micro;
+    // The step's global weight comes from the data alone, so every rank divides by the same number.
+    std::vector<BatchList> micro;
     double step_weight = 0;
     for (int64_t k = 0; k < args_.gradient_accumulation_steps; ++k) {
       micro.push_back(next_batch());
-      step_weight += task_.weight ? task_.weight(train_, micro.back()) : static_cast<double>(micro.back().size());
+      for (const auto& part : micro.back())
+        if (!part.empty()) step_weight += task_.weight ? task_.weight(train_, part) : static_cast<double>(part.size());
     }
-    double step_loss = 0;
-    for (const auto& mb : micro) {
+    double step_loss = 0, step_tokens = 0;
+    std::optional<double> bad_loss;
+    std::vector<int64_t> bad_lines;
+    for (const auto& parts : micro) {
+      const std::vector<size_t>& mb = parts[static_cast<size_t>(dist.rank())];
+      if (mb.empty()) continue;  // the end of an epoch can leave a rank without examples
       MicroStep s = task_.step(train_, mb, true);
       double l = s.loss_sum.item<double>();
       if (!std::isfinite(l)) {
-        Json bad = {{"step", step + 1}, {"loss", std::isnan(l) ? "nan" : "inf"}, {"lines", s.lines}};
-        write_json_file(out_dir / "nonfinite_batch.json", bad);
-        throw Error("the loss became " + std::string(std::isnan(l) ? "NaN" : "infinite") + " at step " + std::to_string(step + 1),
-                    {.file = (out_dir / "nonfinite_batch.json").string(),
-                     .hint = "the offending examples' lines are in that file; lower learning_rate, check those examples, or "
-                             "resume from the last checkpoint"});
+        bad_loss = l;
+        bad_lines = s.lines;
+        break;
       }
       if (step_weight > 0) (s.loss_sum / step_weight).backward();
       step_loss += step_weight > 0 ? l / step_weight : 0.0;
       window.add(s.metrics);
-      tokens += s.tokens;
+      step_tokens += static_cast<double>(s.tokens);
     }
+    // ---- sum gradients and the step's numbers across ranks (one all-reduce per dtype) ----------------
+    const int own_signal = signals.received();
+    std::vector<double> stats = {step_loss, step_tokens, bad_loss ? 1.0 : 0.0, own_signal != 0 ? 1.0 : 0.0};
+    if (dist.active()) {
+      std::vector<at::Tensor> grads;
+      for (auto& t : tensors) {
+        if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
+        grads.push_back(t.grad());
+      }
+      dist.allreduce_sum(grads);
+      dist.allreduce_sum(stats);
+    }
+    if (stats[2] > 0) {
+      std::vector<Json> seen = dist.all_gather_json("nonfinite", {{"lines", bad_lines}, {"nan", bad_loss && std::isnan(*bad_loss)}});
+      Json lines = Json::array();
+      bool nan = false;
+      for (const auto& r : seen) {
+        for (const auto& l : r["lines"]) lines.push_back(l);
+        nan = nan || r["nan"].get<bool>();
+      }
+      if (main) write_json_file(out_dir / "nonfinite_batch.json", {{"step", step + 1}, {"loss", nan ? "nan" : "inf"}, {"lines", lines}});
+      throw Error("the loss became " + std::string(nan ? "NaN" : "infinite") + " at step " + std::to_string(step + 1),
+                  {.file = (out_dir / "nonfinite_batch.json").string(),
+                   .hint = "the offending examples' lines are in that file; lower learning_rate, check those examples, or "
+                           "resume from the last checkpoint"});
+    }
+    step_loss = stats[0];
+    tokens += static_cast<int64_t>(std::llround(stats[1]));
+    const int stop_signal = stats[3] > 0 ? (own_signal != 0 ? own_signal : SIGTERM) : 0;
     // ---- clip, step, schedule ------------------------------------------------------------------------
     double grad_norm = args_.max_grad_norm > 0 ? clip_grad_norm(tensors, args_.max_grad_norm).item<double>()
                                                : grad_global_norm(tensors).item<double>();
@@ -314,6 +423,7 @@ TrainResult Trainer::train() {
     const bool last = step == total_steps_;
     const double seconds = elapsed_before + clock.seconds();
     if (step % args_.logging_steps == 0 || last) {
+      window = reduced_window();
       window.flush();
       std::vector<std::pair<std::string, double>> values = {
           {"loss", window.loss_sum / static_cast<double>(window.steps)},
@@ -342,7 +452,7 @@ TrainResult Trainer::train() {
     const bool saved = step % args_.save_steps == 0 && !last;
     if (saved) save_checkpoint(step, seconds);
     bar.update(step, status);
-    if (int sig = signals.received(); sig != 0 && !last) {
+    if (int sig = stop_signal; sig != 0 && !last) {
       if (!saved) save_checkpoint(step, seconds);
       bar.finish(status);
       throw Interrupted{sig, 128 + sig, interrupted_message(sig, step, total_steps_, out_dir / ("checkpoint-" + std::to_string(step)),
@@ -356,6 +466,7 @@ TrainResult Trainer::train() {
   result.steps = step;
   result.seconds = elapsed_before + clock.seconds();
   result.final_dir = out_dir / "final";
+  if (!main) return result;
   AtomicDirectory final_dir(out_dir / "final");
   if (!metric.empty() && fs::exists(best_dir / "best_state.json")) {
     // As transformers' load_best_model_at_end: final/ is the best evaluated model, not the last.

@@ -10,6 +10,11 @@
 // signal stops at once). Checkpoints (checkpoint-N/) hold the trainable
 // weights, the optimizer, the data position, the RNG and the open logging window, so a resumed run
 // continues the loss curve exactly; final/ appears only when training completed.
+//
+// Data parallel (launched by `prefer launch` or torchrun): every rank takes its slice of each global
+// micro-batch, divides its loss sum by the step's global weight (known to every rank from the data
+// alone), and the gradients are summed across ranks before clipping, so N workers x batch b equal one
+// worker x batch N*b. Metrics are reduced before logging; rank 0 alone writes the run folder.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +61,8 @@ struct TrainerArgs {
   std::string metric_for_best_model;
   std::optional<bool> greater_is_better;
   bool show_progress = true;
+  // Data parallelism (train/distributed.h): seconds a collective may wait for the other workers.
+  int64_t ddp_timeout = 1800;
   std::string command = "prefer";       // how the user started the run ("prefer sft"), for resume hints
 
   // One sentence per broken rule, naming the option.
@@ -122,6 +129,11 @@ class Trainer {
   std::function<std::string(const TrainResult&)> model_card_;
   std::vector<std::string> status_metrics_;
   BatchList epoch_batches(const data::TokenizedDataset& d, const data::SamplerOptions& so, int64_t epoch) const;
+  // One epoch's global micro-batches, each as its per-rank parts (one part when training alone): the
+  // sampler's batches of per_device x world examples cut into contiguous slices, so the data order is
+  // the same for any world size with the same global batch. Packed batches (a command's own batches)
+  // go whole, world consecutive ones per global micro-batch.
+  std::vector<BatchList> global_batches(const data::TokenizedDataset& d, int64_t epoch) const;
   int64_t total_steps_ = 0, steps_per_epoch_ = 0, batches_per_epoch_ = 0;
 };
 

@@ -84,6 +84,13 @@ J parse_json_as(std::string_view text, const ErrorContext& ctx, int64_t first_li
     auto colon = what.find(": ", col == std::string::npos ? 0 : col);
     std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
     throw Error("invalid JSON at column " + std::to_string(c) + ": " + reason, e);
+  } catch (const nlohmann::json::exception& ex) {
+    // A number too large for a double ("1e999") is out_of_range, not a parse_error (found by fuzz_json).
+    std::string what = ex.what();
+    size_t close = what.find("] ");
+    ErrorContext e = ctx;
+    if (e.line == 0) e.line = first_line;
+    throw Error("invalid JSON: " + (close == std::string::npos ? what : what.substr(close + 2)), e);
   }
 }
 

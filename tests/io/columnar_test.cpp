@@ -153,3 +153,17 @@ TEST(Columnar, JsonlBadLinesGoToTheCallbackAndReadingGoesOn) {
 }
 
 }  // namespace prefer::io
+
+namespace prefer::io {
+
+TEST(Columnar, FuzzFindingsAreErrors) {
+  // Inputs libFuzzer found (scripts/fuzz.sh, docs/fuzzing.md): each once ended the process (a JSON
+  // exception from a non-UTF-8 column name, a number past double) or looped for minutes (an Arrow batch
+  // without columns claiming 2^62 rows). Each must now be a prefer::Error naming the file, quickly.
+  for (const auto& e : fs::directory_iterator(test::fixture("fuzz"))) {
+    const std::string name = e.path().filename().string();
+    EXPECT_ERROR_WITH(for_each_record(e.path(), [](OrderedJson&& r, const ErrorContext&) { (void)r.dump(); }), name.c_str());
+  }
+}
+
+}  // namespace prefer::io
