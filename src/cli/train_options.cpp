@@ -53,6 +53,7 @@ void add_training_options(OptionSet& s, const TrainingDefaults& d) {
   s.add("save_total_limit", T::Int, nullptr, "Keep only the newest N checkpoints");
   s.add("resume_from_checkpoint", T::String, nullptr, "A checkpoint-N folder of this run, or 'latest'");
   s.add("ignore_resume_mismatch", T::Bool, false, "Resume even if the model, data or options differ from the checkpoint's");
+  s.add("zero_stage", T::Int, 0, "Data parallel: 1 shards the AdamW state across workers (ZeRO stage 1)");
   s.add("ddp_timeout", T::Int, 1800, "Data parallel (prefer launch, torchrun): seconds to wait for the other workers before failing");
   s.add("bf16", T::Bool, false, "Compute in bfloat16 (fp32 master weights)");
   s.add("group_by_length", T::Bool, true, "Batch examples of similar length (less padding)");
@@ -149,6 +150,7 @@ train::TrainerArgs trainer_args(const Json& o, const std::string& command) {
   a.resume_from_checkpoint = opt<std::string>(o, "resume_from_checkpoint").value_or("");
   a.ignore_resume_mismatch = get<bool>(o, "ignore_resume_mismatch");
   a.ddp_timeout = get<int64_t>(o, "ddp_timeout");
+  a.zero_stage = get<int64_t>(o, "zero_stage");
   a.metric_for_best_model = opt<std::string>(o, "metric_for_best_model").value_or("");
   a.greater_is_better = opt<bool>(o, "greater_is_better");
   a.validate();

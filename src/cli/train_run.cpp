@@ -105,7 +105,7 @@ RunData prepare_run_data(const Json& o, const data::TextModel& text, const data:
 Json run_fingerprint(const Json& o, const model::ModelSource& model, uint64_t data_hash) {
   static const std::set<std::string> not_numbers = {
       "model", "adapter", "data", "eval_data", "output_dir", "resume_from_checkpoint", "ignore_resume_mismatch",
-      "logging_steps", "eval_steps", "save_steps", "save_total_limit", "ddp_timeout", "cache_dir", "merge", "per_device_eval_batch_size",
+      "logging_steps", "eval_steps", "save_steps", "save_total_limit", "ddp_timeout", "zero_stage", "cache_dir", "merge", "per_device_eval_batch_size",
       "eval_prompts", "judge", "judge_model", "judge_template", "eval_max_new_tokens", "metric_for_best_model", "greater_is_better"};
   Json f = Json::object();
   f["model"] = hex64(model_source_hash(model));

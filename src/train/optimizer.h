@@ -90,6 +90,10 @@ class AdamW {
   size_t num_params() const { return slots_.size(); }
   const at::Tensor& param(size_t i) const { return slots_.at(i).param; }
   const ParamState& state(size_t i) const { return slots_.at(i).state; }
+  // ZeRO-1 (train/trainer.cpp): a rank keeps the state of its shard only; the others are cleared, and
+  // put back (gathered from their owners) just for writing a checkpoint.
+  void set_state(size_t i, ParamState s) { slots_.at(i).state = std::move(s); }
+  void clear_state(size_t i) { slots_.at(i).state = ParamState{}; }
   const AdamWOptions& options() const { return options_; }
   // Bytes held by moments and master copies (for memory reports).
   int64_t state_bytes() const;

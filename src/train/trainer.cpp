@@ -81,6 +81,8 @@ Trainer::Trainer(TrainerArgs args, TrainingTask task, const data::TokenizedDatas
   args_.validate();
   if (train_.size() == 0) throw Error("the training set is empty", {.hint = "check the data file and max_length (examples may all be dropped)"});
   if (args_.ddp_timeout < 1) throw Error("must be at least 1 second", {.field = "ddp_timeout"});
+  if (args_.zero_stage != 0 && args_.zero_stage != 1)
+    throw Error("must be 0 or 1 (ZeRO stages 2 and 3 are not implemented)", {.field = "zero_stage"});
   batches_per_epoch_ = static_cast<int64_t>(global_batches(train_, 0).size());
   steps_per_epoch_ = std::max<int64_t>(1, batches_per_epoch_ / args_.gradient_accumulation_steps);
   total_steps_ = args_.max_steps > 0 ? args_.max_steps
@@ -166,6 +168,62 @@ struct Window {
     w.loss_sum = j.at("loss_sum").get<double>();
     w.steps = j.at("steps").get<int64_t>();
     return w;
+  }
+};
+
+// ZeRO stage 1: which rank owns each optimizer slot. Contiguous runs of parameters (in the optimizer's
+// order) of about total/world elements each, so every rank keeps about 1/world of the moments.
+struct Shards {
+  std::vector<int> owner;                   // per optimizer slot
+  std::vector<std::vector<size_t>> owned;   // per rank, its slots
+  static Shards of(const AdamW& opt, int world) {
+    Shards s;
+    s.owned.resize(static_cast<size_t>(world));
+    int64_t total = 0;
+    for (size_t i = 0; i < opt.num_params(); ++i) total += opt.param(i).numel();
+    int64_t seen = 0;
+    for (size_t i = 0; i < opt.num_params(); ++i) {
+      // The rank whose share the middle of this parameter falls in.
+      const int64_t mid = seen + opt.param(i).numel() / 2;
+      int r = total > 0 ? static_cast<int>(std::min<int64_t>(world - 1, mid * world / total)) : 0;
+      s.owner.push_back(r);
+      s.owned[static_cast<size_t>(r)].push_back(i);
+      seen += opt.param(i).numel();
+    }
+    return s;
+  }
+  // Every rank's moments copied to every rank (for rank 0 to write a checkpoint), as tensors in the
+  // optimizer's state layout; `steps` are the owners' per-parameter counts.
+  static void gather_into(AdamW& opt, const Shards& s, Distributed& dist) {
+    Json mine = Json::object();
+    for (size_t i : s.owned[static_cast<size_t>(dist.rank())]) mine[std::to_string(i)] = opt.state(i).step;
+    std::vector<Json> steps = dist.all_gather_json("zero_steps", mine);
+    for (int r = 0; r < dist.world(); ++r) {
+      std::vector<AdamW::ParamState> st;
+      std::vector<at::Tensor> bufs;
+      for (size_t i : s.owned[static_cast<size_t>(r)]) {
+        const at::Tensor& p = opt.param(i);
+        const int64_t step = steps[static_cast<size_t>(r)].value(std::to_string(i), int64_t{0});
+        AdamW::ParamState x = r == dist.rank() ? opt.state(i) : AdamW::ParamState{};
+        x.step = step;
+        if (step > 0 && r != dist.rank()) {
+          const auto o = p.options().dtype(p.scalar_type() == at::kDouble ? at::kDouble : at::kFloat).requires_grad(false);
+          x.exp_avg = at::zeros(p.sizes(), o);
+          x.exp_avg_sq = at::zeros(p.sizes(), o);
+          if (p.scalar_type() == at::kBFloat16 || p.scalar_type() == at::kHalf) x.master = at::zeros(p.sizes(), o.dtype(at::kFloat));
+        }
+        for (at::Tensor* t : {&x.exp_avg, &x.exp_avg_sq, &x.master})
+          if (t->defined()) bufs.push_back(*t);
+        st.push_back(std::move(x));
+      }
+      dist.broadcast(bufs, r);
+      size_t k = 0;
+      for (size_t i : s.owned[static_cast<size_t>(r)]) opt.set_state(i, std::move(st[k++]));
+    }
+  }
+  void drop_others(AdamW& opt, int rank) const {
+    for (size_t i = 0; i < owner.size(); ++i)
+      if (owner[i] != rank) opt.clear_state(i);
   }
 };
 
@@ -259,7 +317,7 @@ TrainResult Trainer::train() {
   std::optional<int64_t> resume_step;
   if (!ck.empty()) {
     ErrorContext c{.file = (ck / "trainer_state.json").string()};
-    optimizer.load(ck / "optimizer.safetensors");
+    optimizer.load(ck / "optimizer.safetensors");  // all of it; ZeRO-1 drops the other shards below
     step = require_int(st, "global_step", c);
     epoch = require_int(st, "epoch_index", c);
     cursor = require_int(st, "batch_cursor", c);
@@ -270,6 +328,21 @@ TrainResult Trainer::train() {
     restore_rng_state(ck / "rng_state.json");
     resume_step = step;
     if (main) std::cerr << fmt::format("resuming from {} at step {} of {}\n", ck.string(), step, total_steps_);
+  }
+
+  const bool zero = args_.zero_stage == 1 && dist.active();
+  Shards shards;
+  if (zero) {
+    shards = Shards::of(optimizer, dist.world());
+    shards.drop_others(optimizer, dist.rank());
+    int64_t numel = 0, mine = 0;
+    for (size_t i = 0; i < optimizer.num_params(); ++i) {
+      numel += optimizer.param(i).numel();
+      if (shards.owner[i] == dist.rank()) mine += optimizer.param(i).numel();
+    }
+    if (main)
+      std::cerr << fmt::format("ZeRO-1: rank 0 keeps the optimizer state of {} of {} parameters ({:.1f}%)\n", mine, numel,
+                               100.0 * static_cast<double>(mine) / static_cast<double>(std::max<int64_t>(1, numel)));
   }
 
   // ---- logs: metrics.jsonl, warnings.jsonl, TensorBoard (a resumed run drops what came after its step) --
@@ -335,10 +408,15 @@ TrainResult Trainer::train() {
   const int64_t eval_every = args_.eval_steps > 0 ? args_.eval_steps : args_.logging_steps;
   auto save_checkpoint = [&](int64_t at_step, double seconds) {
     Window reduced = reduced_window();  // every rank takes part; rank 0 writes
-    if (!main) return;
+    if (zero) Shards::gather_into(optimizer, shards, dist);  // the whole optimizer state, for the file
+    if (!main) {
+      if (zero) shards.drop_others(optimizer, dist.rank());
+      return;
+    }
     AtomicDirectory dir(out_dir / ("checkpoint-" + std::to_string(at_step)));
     task_.save_checkpoint(dir.staging());
     optimizer.save(dir.staging() / "optimizer.safetensors");
+    if (zero) shards.drop_others(optimizer, dist.rank());
     save_rng_state(dir.staging() / "rng_state.json");
     write_json_file(dir.staging() / "trainer_state.json",
                     {{"global_step", at_step}, {"epoch_index", epoch}, {"batch_cursor", cursor}, {"num_tokens", tokens},
@@ -410,7 +488,21 @@ TrainResult Trainer::train() {
     // ---- clip, step, schedule ------------------------------------------------------------------------
     double grad_norm = args_.max_grad_norm > 0 ? clip_grad_norm(tensors, args_.max_grad_norm).item<double>()
                                                : grad_global_norm(tensors).item<double>();
-    optimizer.step(schedule.lr(step));
+    if (zero) {
+      // Each rank updates its shard only (no gradient: AdamW leaves a parameter untouched), then every
+      // shard's new values go from its owner to the others.
+      for (size_t i = 0; i < optimizer.num_params(); ++i)
+        if (shards.owner[i] != dist.rank()) const_cast<at::Tensor&>(optimizer.param(i)).mutable_grad() = at::Tensor();
+      optimizer.step(schedule.lr(step));
+      at::NoGradGuard no_grad;
+      for (int r = 0; r < dist.world(); ++r) {
+        std::vector<at::Tensor> values;
+        for (size_t i : shards.owned[static_cast<size_t>(r)]) values.push_back(optimizer.param(i).detach());
+        dist.broadcast(values, r);
+      }
+    } else {
+      optimizer.step(schedule.lr(step));
+    }
     optimizer.zero_grad();
     ++step;
     const double lr = schedule.lr(step);  // transformers logs the rate the next step will use

@@ -63,6 +63,9 @@ struct TrainerArgs {
   bool show_progress = true;
   // Data parallelism (train/distributed.h): seconds a collective may wait for the other workers.
   int64_t ddp_timeout = 1800;
+  // ZeRO stage 1: each rank keeps the AdamW moments of its shard of the parameters (contiguous, by
+  // size), updates only that shard and broadcasts it. 0 = every rank keeps everything.
+  int64_t zero_stage = 0;
   std::string command = "prefer";       // how the user started the run ("prefer sft"), for resume hints
 
   // One sentence per broken rule, naming the option.

@@ -99,6 +99,18 @@ TEST(LaunchE2E, DpoTwoWorkersAndTwoNodesEqualOneWorkerWithTheGlobalBatch) {
   EXPECT_LT(max_weight_diff(tmp / "one", tmp / "two"), 1e-6);
   EXPECT_EQ(read_json_file(tmp / "two" / "checkpoint-2" / "trainer_state.json")["world_size"], 2);
 
+  // ZeRO-1: each rank keeps about half of the AdamW state; the numbers and the checkpoint's (gathered)
+  // optimizer state are those of plain data parallelism.
+  auto zero = test::run_prefer(launch(2, next_port()) + dpo_args(tmp, 2, tmp / "zero") + " --zero_stage 1");
+  ASSERT_EQ(zero.exit_code, 0) << zero.output;
+  EXPECT_NE(zero.output.find("ZeRO-1: rank 0 keeps the optimizer state of 86016 of 170432 parameters"), std::string::npos) << zero.output;
+  expect_same_curves(tmp / "two", tmp / "zero", "ZeRO-1");
+  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "zero"), 1e-6);
+  {
+    io::SafetensorsFile a(tmp / "two" / "checkpoint-2" / "optimizer.safetensors"), b(tmp / "zero" / "checkpoint-2" / "optimizer.safetensors");
+    EXPECT_EQ(a.tensors().size(), b.tensors().size());
+  }
+
   // Two "nodes" of one worker each: node 1 started first, node 0 hosts the store.
   const int port = next_port();
   pid_t node1 = start_prefer(launch(1, port, " --nnodes 2 --node_rank 1") + dpo_args(tmp, 2, tmp / "nodes"), tmp / "node1.log");
