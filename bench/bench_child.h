@@ -2,14 +2,17 @@
 // the LoRA configuration both sides train, and the mean step time after the warm-up step.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 
 #include "bench_models.h"
@@ -76,4 +79,46 @@ inline bool baseline_python_ok(const std::string& python) {
   if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return true;
   std::fprintf(stderr, "the baseline needs PyTorch for %s: apt-get install -y python3-torch (or pass --no_baseline)\n", python.c_str());
   return false;
+}
+
+// Runs a command; its stdout, and its peak RSS in MB and wall seconds through wait4.
+struct Ran {
+  std::string out;
+  double peak_mb = 0, seconds = 0;
+  int status = 0;
+};
+inline Ran run_command(const std::string& cmd) {
+  Ran r;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::filesystem::path out = std::filesystem::temp_directory_path() / ("prefer_bench_out_" + std::to_string(getpid()));
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", (cmd + " > " + out.string() + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  struct rusage ru {};
+  wait4(pid, &r.status, 0, &ru);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.peak_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;  // of the largest descendant: prefer itself
+  std::ifstream f(out);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  r.out = ss.str();
+  std::filesystem::remove(out);
+  return r;
+}
+
+// Preference rows whose prompts and completions are longer than 256 tokens each, so truncation makes
+// every row 256 + 256.
+inline void write_long_pairs(const std::filesystem::path& file, int pairs) {
+  std::ofstream f(file);
+  for (int i = 0; i < pairs; ++i) {
+    std::string p, c, r;
+    for (int k = 0; k < 300; ++k) {
+      p += "word" + std::to_string((i * 7 + k) % 97) + " ";
+      c += "yes" + std::to_string((i + k) % 89) + " ";
+      r += "no" + std::to_string((i * 3 + k) % 83) + " ";
+    }
+    f << prefer::Json{{"prompt", p}, {"chosen", c}, {"rejected", r}}.dump() << "\n";
+  }
 }

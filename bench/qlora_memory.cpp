@@ -60,33 +60,6 @@ Json llama2_7b_config(int64_t layers) {
           {"bos_token_id", 1}, {"eos_token_id", 2}, {"torch_dtype", "bfloat16"}};
 }
 
-// Runs a command; its stdout, and its peak RSS in MB and wall seconds through wait4.
-struct Ran {
-  std::string out;
-  double peak_mb = 0, seconds = 0;
-  int status = 0;
-};
-Ran run_command(const std::string& cmd) {
-  Ran r;
-  const auto t0 = std::chrono::steady_clock::now();
-  const fs::path out = fs::temp_directory_path() / ("prefer_bench_out_" + std::to_string(getpid()));
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", (cmd + " > " + out.string() + " 2>&1").c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  struct rusage ru {};
-  wait4(pid, &r.status, 0, &ru);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.peak_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;  // of the largest descendant: prefer itself
-  std::ifstream f(out);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  r.out = ss.str();
-  fs::remove(out);
-  return r;
-}
-
 // "predicted peak   7.41 GB" in `prefer plan` output -> MB.
 double predicted_mb(const std::string& plan) {
   std::smatch m;
@@ -183,20 +156,6 @@ void part_7b(const Args& a, const fs::path& tmp) {
   std::printf("plan %.0f MB vs measured %.0f MB: %+.1f%%\n\n", pred, peak, 100.0 * (pred - peak) / peak);
 }
 
-void write_pairs(const fs::path& file, int pairs) {
-  // Prompts and completions longer than 256 tokens each, so truncation makes every row 256 + 256.
-  std::ofstream f(file);
-  for (int i = 0; i < pairs; ++i) {
-    std::string p, c, r;
-    for (int k = 0; k < 300; ++k) {
-      p += "word" + std::to_string((i * 7 + k) % 97) + " ";
-      c += "yes" + std::to_string((i + k) % 89) + " ";
-      r += "no" + std::to_string((i * 3 + k) % 83) + " ";
-    }
-    f << Json{{"prompt", p}, {"chosen", c}, {"rejected", r}}.dump() << "\n";
-  }
-}
-
 // The eager PyTorch TRL-style bf16 LoRA step on the same shape (4 pairs x (256 + 256) random ids): a row
 // of the same table, its step time the mean after the warm-up step.
 void eager_baseline(const Args& a, const fs::path& tmp, const fs::path& model, int64_t vocab, double base_step) {
@@ -231,7 +190,7 @@ void part_135m(const Args& a, const fs::path& tmp) {
   if (dir.empty()) return;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     fs::copy_file(fs::path(PREFER_FIXTURE_DIR) / "models/llama-tiny" / f, dir / f, fs::copy_options::overwrite_existing);
-  write_pairs(tmp / "pairs.jsonl", 12);
+  write_long_pairs(tmp / "pairs.jsonl", 12);
   struct Config {
     const char* name;
     std::string flags;
