@@ -122,3 +122,19 @@ inline void write_long_pairs(const std::filesystem::path& file, int pairs) {
     f << prefer::Json{{"prompt", p}, {"chosen", c}, {"rejected", r}}.dump() << "\n";
   }
 }
+
+// A `prefer` run's mean seconds per step over steps 2..`last` (step 1 warms up), from metrics.jsonl's
+// cumulative seconds (num_tokens / tokens_per_second); -1 when the rows are missing.
+inline double mean_step_seconds(const std::filesystem::path& run, int last) {
+  double s1 = -1, sn = -1;
+  std::ifstream mf(run / "metrics.jsonl");
+  std::string line;
+  while (std::getline(mf, line)) {
+    prefer::Json j = prefer::Json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("tokens_per_second") || !j.contains("step")) continue;
+    const double secs = j["num_tokens"].get<double>() / j["tokens_per_second"].get<double>();
+    if (j["step"].get<int>() == 1) s1 = secs;
+    if (j["step"].get<int>() == last) sn = secs;
+  }
+  return s1 >= 0 && sn >= 0 && last > 1 ? (sn - s1) / (last - 1) : -1;
+}

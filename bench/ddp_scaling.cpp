@@ -38,21 +38,6 @@ struct Args {
   int max_length = 256;
 };
 
-// Mean seconds per step over steps 2..N, from metrics.jsonl's cumulative num_tokens / tokens_per_second.
-double step_seconds(const fs::path& run, int steps) {
-  double s1 = -1, sn = -1;
-  std::ifstream mf(run / "metrics.jsonl");
-  std::string line;
-  while (std::getline(mf, line)) {
-    Json j = Json::parse(line, nullptr, false);
-    if (!j.is_object() || !j.contains("tokens_per_second") || !j.contains("step")) continue;
-    const double secs = j["num_tokens"].get<double>() / j["tokens_per_second"].get<double>();
-    if (j["step"].get<int>() == 1) s1 = secs;
-    if (j["step"].get<int>() == steps) sn = secs;
-  }
-  return s1 >= 0 && sn >= 0 ? (sn - s1) / (steps - 1) : -1;
-}
-
 // Seconds per all-reduce of `numel` fp32 values between 2 processes on loopback (mean of 3 after one).
 double allreduce_seconds(int64_t numel, int port) {
   std::vector<pid_t> kids;
@@ -125,7 +110,7 @@ int main(int argc, char** argv) {
     std::printf("a run failed:\n%s\n%s\n", one.out.c_str(), two.out.c_str());
     return 1;
   }
-  const double s_one = step_seconds(tmp / "one", a.steps), s_two = step_seconds(tmp / "two", a.steps);
+  const double s_one = mean_step_seconds(tmp / "one", a.steps), s_two = mean_step_seconds(tmp / "two", a.steps);
   std::printf("%-36s %10s %12s\n", "configuration", "step s", "vs baseline");
   std::printf("%-36s %10.2f %11.2fx\n", "1 worker x 2 threads (baseline)", s_one, 1.0);
   std::printf("%-36s %10.2f %11.2fx\n", "2 workers x 1 thread", s_two, s_one / s_two);

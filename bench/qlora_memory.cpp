@@ -221,19 +221,7 @@ void part_135m(const Args& a, const fs::path& tmp) {
       std::printf("%-42s failed:\n%s\n", c.name, run.out.c_str());
       continue;
     }
-    // Mean step time over steps 2..3: metrics.jsonl's cumulative seconds (num_tokens / tokens_per_second)
-    // at steps 1 and 3 (step 1 warms up).
-    double s1 = -1, s3 = -1;
-    std::ifstream mf(out / "metrics.jsonl");
-    std::string line;
-    while (std::getline(mf, line)) {
-      Json j = Json::parse(line, nullptr, false);
-      if (!j.is_object() || !j.contains("tokens_per_second") || !j.contains("step")) continue;
-      const double secs = j["num_tokens"].get<double>() / j["tokens_per_second"].get<double>();
-      if (j["step"].get<int>() == 1) s1 = secs;
-      if (j["step"].get<int>() == 3) s3 = secs;
-    }
-    const double step = s1 >= 0 && s3 >= 0 ? (s3 - s1) / 2 : -1;
+    const double step = mean_step_seconds(out, 3);
     if (base_step == 0) base_step = step;
     const double pred = predicted_mb(plan.out);
     std::printf("%-42s %10.0f %10.0f %+7.1f%% %10.2f %7.2fx\n", c.name, pred, run.peak_mb, 100.0 * (pred - run.peak_mb) / run.peak_mb,

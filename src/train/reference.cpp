@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "model/lora.h"
 #include "train/batch_logps.h"
+#include "train/distributed.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/progress.h"
@@ -64,34 +65,52 @@ const ReferenceTable& Reference::precompute(const data::TokenizedDataset& data, 
   const bool paired = n > 0 && data.row(0).paired;
   tables_.erase(&data);
   ReferenceTable t;
-  if (fs::exists(file)) {
+  Distributed& dist = Distributed::get();
+  // Workers agree on whether the cache is usable: all read it, or all compute (their shares).
+  std::vector<double> have = {fs::exists(file) ? 1.0 : 0.0};
+  dist.allreduce_sum(have);
+  if (have[0] == dist.world()) {
+    bool good = false;
     try {
       io::SafetensorsFile st(file);
       if (st.metadata().count("key") && st.metadata().at("key") == key) {
         auto read = [&](const char* name) {
           io::TensorView v = st.view(name);
+          if (v.info->dtype != io::DType::F64 || v.info->shape.size() != 1) throw Error("not a table of log-probs");
           at::Tensor out = at::empty({v.info->shape[0]}, at::kDouble);
           std::memcpy(out.data_ptr(), v.data, v.nbytes);
           return out;
         };
         t.chosen = read("ref_chosen_logps");
         if (paired) t.rejected = read("ref_rejected_logps");
-        if (t.chosen.size(0) == n) {
-          t.from_cache = true;
-          return tables_[&data] = t;
-        }
+        good = t.chosen.size(0) == n && (!paired || t.rejected.size(0) == n);
       }
     } catch (const std::exception&) {
-      // damaged: recompute
+      good = false;  // damaged: recompute
+    }
+    std::vector<double> ok = {good ? 1.0 : 0.0};
+    dist.allreduce_sum(ok);  // every rank takes part, whatever it found
+    if (ok[0] == dist.world()) {
+      t.from_cache = true;
+      return tables_[&data] = t;
     }
   }
-  t.chosen = at::empty({n}, at::kDouble);
-  if (paired) t.rejected = at::empty({n}, at::kDouble);
+  // Data parallel: batch i is rank (i mod workers)'s; the others' entries stay 0 and one all-reduce
+  // (a sum) gathers the whole table on every rank.
+  t.chosen = at::zeros({n}, at::kDouble);
+  if (paired) t.rejected = at::zeros({n}, at::kDouble);
   data::SamplerOptions so{.batch_size = batch_size, .shuffle = false, .group_by_length = true};
   auto batches = data::epoch_batches(data, so, 0);
-  ProgressBar bar(static_cast<int64_t>(batches.size()), {.label = "reference log-probs", .unit = "batches", .tty = stdout_is_terminal()},
-                  std::cout);
+  std::ostream quiet(nullptr);
+  ProgressBar bar(static_cast<int64_t>(batches.size()),
+                  {.label = "reference log-probs", .unit = "batches", .tty = dist.main_process() && stdout_is_terminal()},
+                  dist.main_process() ? std::cout : quiet);
+  size_t i = 0;
   for (const auto& b : batches) {
+    if (static_cast<int>(i++ % static_cast<size_t>(dist.world())) != dist.rank()) {
+      bar.advance();
+      continue;
+    }
     auto [c, r] = sums(data, b, data::make_batch(data, b, batch));
     for (size_t k = 0; k < b.size(); ++k) {
       t.chosen[static_cast<int64_t>(b[k])] = c[static_cast<int64_t>(k)];
@@ -100,6 +119,9 @@ const ReferenceTable& Reference::precompute(const data::TokenizedDataset& data, 
     bar.advance();
   }
   bar.finish();
+  std::vector<at::Tensor> parts{t.chosen};
+  if (paired) parts.push_back(t.rejected);
+  dist.allreduce_sum(parts);
   fs::create_directories(file.parent_path());
   std::vector<io::TensorData> out = {{"ref_chosen_logps", io::DType::F64, {n}, t.chosen.data_ptr(), static_cast<size_t>(n) * 8}};
   if (paired) out.push_back({"ref_rejected_logps", io::DType::F64, {n}, t.rejected.data_ptr(), static_cast<size_t>(n) * 8});

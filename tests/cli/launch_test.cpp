@@ -30,9 +30,9 @@ int next_port() {
   return 20000 + static_cast<int>(::getpid() % 5000) * 8 + (n++ % 8);
 }
 
-std::string dpo_args(const test::TempDir& tmp, int per_device, const fs::path& out) {
+std::string dpo_args(const test::TempDir& tmp, int per_device, const fs::path& out, const std::string& cache = "cache") {
   return "dpo --threads 1 --model " + test::fixture("models/llama-tiny").string() + " --data " + (tmp / "p.jsonl").string() +
-         " --cache_dir " + (tmp / "cache").string() + " --learning_rate 1e-3 --logging_steps 1 --max_steps 4 --seed 5 --save_steps 2"
+         " --cache_dir " + (tmp / cache).string() + " --learning_rate 1e-3 --logging_steps 1 --max_steps 4 --seed 5 --save_steps 2"
          " --per_device_train_batch_size " + std::to_string(per_device) + " --output_dir " + out.string();
 }
 
@@ -92,8 +92,10 @@ TEST(LaunchE2E, DpoTwoWorkersAndTwoNodesEqualOneWorkerWithTheGlobalBatch) {
   test::write_prefs(tmp / "p.jsonl", 16);
   auto one = test::run_prefer(dpo_args(tmp, 4, tmp / "one"));
   ASSERT_EQ(one.exit_code, 0) << one.output;
-  auto two = test::run_prefer(launch(2, next_port()) + dpo_args(tmp, 2, tmp / "two"));
+  // Its own cache: the reference pass is split between the workers and gathered.
+  auto two = test::run_prefer(launch(2, next_port()) + dpo_args(tmp, 2, tmp / "two", "cache2"));
   ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_NE(two.output.find("reference log-probs: 16 pairs computed and cached"), std::string::npos) << two.output;
   EXPECT_NE(two.output.find("data parallel: 2 workers over Gloo"), std::string::npos) << two.output;
   expect_same_curves(tmp / "one", tmp / "two", "2 workers");
   EXPECT_LT(max_weight_diff(tmp / "one", tmp / "two"), 1e-6);
