@@ -244,6 +244,9 @@ std::vector<Json> Distributed::all_gather_json(const std::string& tag, const Jso
       std::vector<uint8_t> b = impl_->store->get(k);
       out.push_back(Json::parse(std::string(b.begin(), b.end())));
     }
+    // Every rank has posted this exchange, so every rank has read the previous one: its key can go.
+    if (!last_key_.empty()) impl_->store->deleteKey(last_key_);
+    last_key_ = key(n, rank_);
   } catch (const Json::exception&) {
     throw;
   } catch (const std::exception& e) {

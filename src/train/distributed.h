@@ -73,6 +73,7 @@ class Distributed {
   DistEnv env_;
   std::chrono::seconds timeout_{1800};
   int64_t gathers_ = 0, alive_checks_ = 0;
+  std::string last_key_;  // this rank's key of the previous exchange (deleted at the next one)
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
