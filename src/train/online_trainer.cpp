@@ -1,4 +1,3 @@
-#include "train/distributed.h"
 #include "train/online_trainer.h"
 
 #include <ATen/ATen.h>
@@ -6,11 +5,13 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <csignal>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <set>
 
+#include "train/distributed.h"
 #include "train/grad_clip.h"
 #include "train/lr_schedule.h"
 #include "train/metrics_log.h"
@@ -48,9 +49,6 @@ OnlineTrainer::OnlineTrainer(OnlineArgs args, OnlineRoles roles, std::unique_ptr
       prompt_texts_(std::move(prompt_texts)), fingerprint_(std::move(fingerprint)) {
   const TrainerArgs& t = args_.trainer;
   t.validate();
-  if (dist_env_from_environment())
-    throw Error("the online trainers (ppo, grpo, rloo) do not run data-parallel yet: start them as one process",
-                {.hint = "prefer launch and torchrun run sft, reward, dpo, kto, orpo and cpo on several workers"});
   if (args_.passes < 1) throw Error("must be >= 1", {.field = args_.step_is_update ? "num_ppo_epochs" : "num_iterations"});
   if (args_.steps_per_pass < 1) throw Error("must be >= 1", {.field = args_.step_is_update ? "num_mini_batches" : "steps_per_generation"});
   const int64_t G = method_->group_size();
@@ -60,19 +58,22 @@ OnlineTrainer::OnlineTrainer(OnlineArgs args, OnlineRoles roles, std::unique_ptr
                             "x {} optimizer steps per generation)",
                             rows_, t.per_device_train_batch_size, t.gradient_accumulation_steps, args_.steps_per_pass),
                 {.field = "num_generations", .hint = "choose num_generations dividing it, or change the batch sizes"});
-  prompts_per_update_ = rows_ / G;
-  updates_per_epoch_ = static_cast<int64_t>(prompts_.size()) / prompts_per_update_;
+  prompts_per_update_ = rows_ / G;  // per worker: data parallel, every rank rolls out its own share
+  const int64_t world = Distributed::get().world();
+  updates_per_epoch_ = static_cast<int64_t>(prompts_.size()) / (prompts_per_update_ * world);
   if (updates_per_epoch_ == 0)
     throw Error(fmt::format("{} prompts are fewer than one rollout batch of {} prompts ({} completions: per_device_train_batch_size {} x "
-                            "gradient_accumulation_steps {} x {}{})",
-                            prompts_.size(), prompts_per_update_, rows_, t.per_device_train_batch_size, t.gradient_accumulation_steps,
-                            args_.steps_per_pass, G > 1 ? fmt::format(", {} per prompt", G) : std::string()),
+                            "gradient_accumulation_steps {} x {}{}{})",
+                            prompts_.size(), prompts_per_update_ * world, rows_ * world, t.per_device_train_batch_size,
+                            t.gradient_accumulation_steps, args_.steps_per_pass, G > 1 ? fmt::format(", {} per prompt", G) : std::string(),
+                            world > 1 ? fmt::format(", x {} workers", world) : std::string()),
                 {.field = "data", .hint = "add prompts or lower the batch sizes"});
   step_unit_ = args_.step_is_update ? 1 : args_.passes * args_.steps_per_pass;
   const int64_t episodes = args_.total_episodes > 0
                                ? args_.total_episodes
                                : static_cast<int64_t>(std::llround(t.num_train_epochs * static_cast<double>(prompts_.size() * G)));
-  total_updates_ = std::max<int64_t>(1, (episodes + rows_ - 1) / rows_);  // TRL's PPO: ceil(total_episodes / batch_size)
+  // TRL's PPO: ceil(total_episodes / batch_size), the batch over every worker.
+  total_updates_ = std::max<int64_t>(1, (episodes + rows_ * world - 1) / (rows_ * world));
   if (t.max_steps > 0) total_updates_ = (t.max_steps + step_unit_ - 1) / step_unit_;
 }
 
@@ -124,7 +125,15 @@ double group_duplicate_ratio(const std::vector<std::vector<int64_t>>& responses,
 TrainResult OnlineTrainer::train() {
   const TrainerArgs& ta = args_.trainer;
   const fs::path out_dir = ta.output_dir;
-  fs::create_directories(out_dir);
+  // Data parallel as Accelerate runs TRL's online trainers: each rank rolls out and scores its own share
+  // of the prompts and prepares its own rows (advantages, whitening), gradients are averaged across
+  // ranks before clipping, the KL coefficient and the metrics are averaged, rank 0 writes.
+  Distributed& dist = Distributed::get();
+  const bool main = dist.main_process();
+  const int64_t world = dist.world();
+  if (main) fs::create_directories(out_dir);
+  dist.check_same("options, model or prompts", {{"fingerprint", fingerprint_}, {"total_updates", total_updates_}, {"rows", rows_},
+                                                {"resume", ta.resume_from_checkpoint}});
   const int64_t total_steps = total_updates_ * step_unit_;
   // ---- resume ---------------------------------------------------------------------------------------
   fs::path ck;
@@ -136,8 +145,9 @@ TrainResult OnlineTrainer::train() {
                   .hint = "checkpoints are written every save_steps steps as checkpoint-N/"});
     st = read_json_file(ck / "trainer_state.json");
     ErrorContext c{.file = (ck / "trainer_state.json").string()};
-    if (require_int(st, "total_steps", c) != total_steps || require_int(st, "rows_per_update", c) != rows_)
-      throw Error("this checkpoint was made with other training settings (steps or batch sizes)",
+    if (require_int(st, "total_steps", c) != total_steps || require_int(st, "rows_per_update", c) != rows_ ||
+        st.value("world_size", int64_t{1}) != world)
+      throw Error("this checkpoint was made with other training settings (steps, batch sizes or number of workers)",
                   {.file = ck.string(), .hint = "resume with the run's config.yaml: " + ta.command + " --config " + (out_dir / "config.yaml").string()});
     check_resume_fingerprint(st.value("fingerprint", Json::object()), fingerprint_, ta.ignore_resume_mismatch, ck, ta.command, out_dir);
     roles_.load_checkpoint(ck);
@@ -146,6 +156,12 @@ TrainResult OnlineTrainer::train() {
   if (params.empty()) throw Error("nothing to train: no parameter requires a gradient");
   std::vector<at::Tensor> tensors;
   for (const auto& p : params) tensors.push_back(p.param);
+  if (dist.active()) {  // one starting point for every rank
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> values;
+    for (const auto& t : tensors) values.push_back(t.detach());
+    dist.broadcast(values);
+  }
   AdamW optimizer(weight_decay_groups(params, ta.weight_decay), {.beta1 = ta.adam_beta1, .beta2 = ta.adam_beta2, .eps = ta.adam_epsilon});
   // PPO steps the schedule once per update (TRL's PPOTrainer), GRPO and RLOO once per optimizer step.
   const int64_t opt_steps_per_update = args_.passes * args_.steps_per_pass;
@@ -172,13 +188,14 @@ TrainResult OnlineTrainer::train() {
     window = UpdateWindow::from_json(require_field(st, "window", c));
     restore_rng_state(ck / "rng_state.json");
     resume_step = update * step_unit_;
-    std::cerr << fmt::format("resuming from {} at step {} of {}\n", ck.string(), *resume_step, total_steps);
+    if (main) std::cerr << fmt::format("resuming from {} at step {} of {}\n", ck.string(), *resume_step, total_steps);
   }
 
   // ---- logs ------------------------------------------------------------------------------------------
   TrainResult result;
-  RunLogs logs(out_dir, resume_step, total_steps, rules_, preflight_, result);
-  JsonlLog completions(out_dir / "completions.jsonl", resume_step);
+  RunLogs logs(out_dir, resume_step, total_steps, rules_, preflight_, result, main);
+  std::optional<JsonlLog> completions;
+  if (main) completions.emplace(out_dir / "completions.jsonl", resume_step);
 
   const int64_t chunk = std::max<int64_t>(1, args_.forward_batch_size);
   const int64_t micro = ta.per_device_train_batch_size, G = method_->group_size();
@@ -189,11 +206,27 @@ TrainResult OnlineTrainer::train() {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(ta.seed * 1000003ULL + static_cast<uint64_t>(epoch));
     at::Tensor perm = at::randperm(static_cast<int64_t>(prompts_.size()), gen, at::kLong);
     std::vector<int64_t> which;
+    const int64_t first = (pos * world + dist.rank()) * prompts_per_update_;  // this rank's slice of the update's prompts
     for (int64_t i = 0; i < prompts_per_update_; ++i)
-      for (int64_t g = 0; g < G; ++g) which.push_back(perm[pos * prompts_per_update_ + i].item<int64_t>());
+      for (int64_t g = 0; g < G; ++g) which.push_back(perm[first + i].item<int64_t>());
     return which;
   };
+  // The ranks' windows averaged (each rank's metrics are means over its own rows).
+  auto averaged_window = [&]() {
+    if (!dist.active()) return window;
+    UpdateWindow out = window;
+    for (auto& [k, v] : out.sums) v = 0;
+    for (const Json& j : dist.all_gather_json("online_window", window.to_json())) {
+      UpdateWindow w = UpdateWindow::from_json(j);
+      for (const std::string& k : w.order)
+        if (!out.sums.count(k)) out.order.push_back(k);
+      for (const auto& [k, v] : w.sums) out.sums[k] += v / static_cast<double>(world);
+    }
+    return out;
+  };
   auto save_checkpoint = [&](int64_t at, double seconds) {
+    const UpdateWindow averaged = averaged_window();  // every rank takes part; rank 0 writes
+    if (!main) return;
     const int64_t step = at * step_unit_;
     AtomicDirectory dir(out_dir / ("checkpoint-" + std::to_string(step)));
     roles_.save_checkpoint(dir.staging());
@@ -201,8 +234,8 @@ TrainResult OnlineTrainer::train() {
     save_rng_state(dir.staging() / "rng_state.json", {.seed = ta.seed, .epoch = static_cast<uint64_t>(at / updates_per_epoch_),
                                                        .position = static_cast<uint64_t>(at)});
     write_json_file(dir.staging() / "trainer_state.json",
-                    {{"global_step", step}, {"update", at}, {"episode", at * rows_}, {"kl_coef", kl_coef}, {"total_steps", total_steps},
-                     {"rows_per_update", rows_}, {"num_tokens", tokens}, {"seconds", seconds}, {"window", window.to_json()},
+                    {{"global_step", step}, {"update", at}, {"episode", at * rows_ * world}, {"kl_coef", kl_coef}, {"total_steps", total_steps},
+                     {"rows_per_update", rows_}, {"world_size", world}, {"num_tokens", tokens}, {"seconds", seconds}, {"window", averaged.to_json()},
                      {"fingerprint", fingerprint_}});
     dir.commit();
     prune_checkpoints(out_dir, ta.save_total_limit);
@@ -210,15 +243,17 @@ TrainResult OnlineTrainer::train() {
   // Whether a cadence of `every` logged steps falls within the update that ended at `step`.
   auto crosses = [&](int64_t step, int64_t every) { return every > 0 && step / every != (step - step_unit_) / every; };
 
+  std::ostream quiet(nullptr);
   ProgressBar bar(total_steps, {.label = args_.label, .unit = args_.step_is_update ? "updates" : "steps",
-                                .tty = ta.show_progress && stdout_is_terminal(), .plain_interval_s = 30},
-                  std::cout);
+                                .tty = main && ta.show_progress && stdout_is_terminal(), .plain_interval_s = 30},
+                  main ? std::cout : quiet);
   Stopwatch clock;
   StopSignals signals;
   std::string status;
   int64_t opt_step = update * opt_steps_per_update;
   while (update < total_updates_) {
-    const uint64_t useed = ta.seed * 1000003ULL + 7919ULL * static_cast<uint64_t>(update + 1);
+    // Each rank samples its own completions (one worker: the seed as before).
+    const uint64_t useed = ta.seed * 1000003ULL + 7919ULL * static_cast<uint64_t>(update + 1) + 104729ULL * static_cast<uint64_t>(dist.rank());
     // ---- rollout and the method's preparation (no gradient, dropout off) ----------------------------
     std::vector<int64_t> which = batch_prompts(update);
     std::vector<std::vector<int64_t>> prompts;
@@ -242,6 +277,7 @@ TrainResult OnlineTrainer::train() {
     // ---- passes x steps_per_pass optimizer steps of GA micro-batches ----------------------------------
     roles_.set_training(true);
     std::map<std::string, std::vector<double>> stats;  // per micro-batch
+    double step_tokens = 0;
     double grad_norm_sum = 0, lr = schedule.lr(args_.step_is_update ? update : opt_step);
     int64_t steps_done = 0;
     auto gen = at::make_generator<at::CPUGeneratorImpl>(useed ^ 0x9e3779b97f4a7c15ULL);
@@ -262,7 +298,16 @@ TrainResult OnlineTrainer::train() {
                         {.hint = "lower learning_rate, raise the KL coefficient, or resume from the last checkpoint"});
           loss.backward();
           for (const auto& [key, v] : m) stats[key].push_back(v);
-          tokens += sub.mask.sum().item<int64_t>();
+          step_tokens += sub.mask.sum().item<double>();
+        }
+        if (dist.active()) {  // DistributedDataParallel's average of the ranks' gradients
+          std::vector<at::Tensor> grads;
+          for (auto& t : tensors) {
+            if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
+            grads.push_back(t.grad());
+          }
+          dist.allreduce_sum(grads);
+          for (auto& g : grads) g.div_(static_cast<double>(world));
         }
         const double gn = ta.max_grad_norm > 0 ? scalar_value(clip_grad_norm(tensors, ta.max_grad_norm)) : scalar_value(grad_global_norm(tensors));
         optimizer.step(lr);
@@ -273,6 +318,13 @@ TrainResult OnlineTrainer::train() {
       }
     }
     kl_coef = method_->next_kl_coef(u, kl_coef);
+    // The KL coefficient (each rank adapted it to its own rollouts), the token count and a stop request
+    // are summed across ranks; the coefficient is then their mean, the same on every rank.
+    std::vector<double> shared = {kl_coef, step_tokens, signals.received() != 0 ? 1.0 : 0.0};
+    dist.allreduce_sum(shared);
+    kl_coef = shared[0] / static_cast<double>(world);
+    tokens += static_cast<int64_t>(std::llround(shared[1]));
+    const bool stop_requested = shared[2] > 0;
     ++update;
 
     // ---- metrics of this update, folded into the logging window ---------------------------------------
@@ -323,6 +375,7 @@ TrainResult OnlineTrainer::train() {
     const bool last = update == total_updates_;
     const double seconds = elapsed_before + clock.seconds();
     if (crosses(step, ta.logging_steps) || last) {
+      window = averaged_window();
       std::vector<std::pair<std::string, double>> values;
       std::map<std::string, double> means;
       for (const std::string& k : window.order) {
@@ -332,7 +385,7 @@ TrainResult OnlineTrainer::train() {
       }
       if (args_.step_is_update) {
         values.push_back({"lr", lr});
-        values.push_back({"episode", static_cast<double>(update * rows_)});
+        values.push_back({"episode", static_cast<double>(update * rows_ * world)});
       } else {
         values.push_back({"learning_rate", schedule.lr(opt_step)});
         values.push_back({"num_tokens", static_cast<double>(tokens)});
@@ -341,7 +394,7 @@ TrainResult OnlineTrainer::train() {
       status = method_->status(means);
       window = UpdateWindow{};
       // A few completions a person reads: what the policy is learning.
-      const int64_t n = std::min<int64_t>(args_.samples_per_log, ro.rows());
+      const int64_t n = main ? std::min<int64_t>(args_.samples_per_log, ro.rows()) : 0;  // rank 0's rollouts
       for (int64_t b = 0; b < n; ++b) {
         OrderedJson c;
         c["step"] = step;
@@ -349,7 +402,7 @@ TrainResult OnlineTrainer::train() {
         c["completion"] = roles_.decode ? roles_.decode(ro.responses[static_cast<size_t>(b)]) : std::string();
         c["score"] = u.scores[b].item<double>();
         if (u.kl.defined()) c["kl"] = u.kl[b].item<double>();
-        completions.append(c);
+        completions->append(c);
       }
     }
     if (logs.fatal())
@@ -358,7 +411,7 @@ TrainResult OnlineTrainer::train() {
     const bool saved = crosses(step, ta.save_steps) && !last;
     if (saved) save_checkpoint(update, seconds);
     bar.update(step, status);
-    if (int sig = signals.received(); sig != 0 && !last) {
+    if (int sig = stop_requested ? (signals.received() != 0 ? signals.received() : SIGTERM) : 0; sig != 0 && !last) {
       if (!saved) save_checkpoint(update, seconds);
       bar.finish(status);
       throw Interrupted{sig, 128 + sig, interrupted_message(sig, step, total_steps, out_dir / ("checkpoint-" + std::to_string(step)),
@@ -370,6 +423,7 @@ TrainResult OnlineTrainer::train() {
   result.steps = update * step_unit_;
   result.seconds = elapsed_before + clock.seconds();
   result.final_dir = out_dir / "final";
+  if (!main) return result;
   AtomicDirectory final_dir(result.final_dir);
   roles_.save_final(final_dir.staging());
   if (model_card_) write_file_atomic(final_dir.staging() / "README.md", model_card_(result));

@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "cli/cli_run.h"
+#include "cli/rl_files.h"
 #include "cli/run_files.h"
 #include "io/safetensors.h"
 #include "test_util.h"
@@ -233,6 +234,31 @@ TEST(LaunchE2E, BusyPortAndMismatchedWorkersAreClearErrors) {
   auto missing = test::run_prefer("launch --nproc_per_node 2");
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.output.find("needs the program to run after --"), std::string::npos) << missing.output;
+}
+
+TEST(LaunchE2E, OnlineTrainersRollOutTheirShareOnEveryRank) {
+  // As Accelerate runs TRL's online trainers: each rank samples and scores its own prompts, the gradients
+  // are averaged. GRPO with a reward paying for low token ids still learns; rank 0 alone writes.
+  test::TempDir tmp;
+  test::write_reward_script(tmp / "reward.mjs");
+  test::write_prompts(tmp / "prompts.jsonl", 32);
+  const std::string common = " --threads 1 --model " + test::fixture("models/llama-tiny").string() + " --data " + (tmp / "prompts.jsonl").string() +
+                             " --reward_command 'node " + (tmp / "reward.mjs").string() + "' --per_device_train_batch_size 8 "
+                             "--gradient_accumulation_steps 2 --logging_steps 1";
+  auto grpo = test::run_prefer(launch(2, next_port()) + "grpo" + common + " --num_generations 4 --max_completion_length 8 --max_steps 20 "
+                               "--learning_rate 5e-3 --output_dir " + (tmp / "grpo").string());
+  ASSERT_EQ(grpo.exit_code, 0) << grpo.output;
+  std::vector<double> reward = test::series(test::metrics_rows(tmp / "grpo"), "reward");
+  ASSERT_EQ(reward.size(), 20u);
+  EXPECT_GT(test::mean(reward, 15, 20), test::mean(reward, 0, 5) + 0.05) << grpo.output;
+  EXPECT_EQ(read_jsonl_file(tmp / "grpo" / "completions.jsonl").size(), 80u);  // rank 0's samples only
+  EXPECT_TRUE(fs::exists(tmp / "grpo" / "final"));
+
+  // PPO: 3 updates of 16 rollouts on each of 2 workers are 96 episodes.
+  auto ppo = test::run_prefer(launch(2, next_port()) + "ppo" + common + " --response_length 8 --max_steps 3 --learning_rate 3e-3 "
+                              "--output_dir " + (tmp / "ppo").string());
+  ASSERT_EQ(ppo.exit_code, 0) << ppo.output;
+  EXPECT_EQ(test::metrics_rows(tmp / "ppo").back()["episode"], 96);
 }
 
 }  // namespace prefer
