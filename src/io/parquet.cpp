@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,10 @@ Node build_schema(const std::vector<ThriftValue>& elems, size_t& i, int def, int
   if (!n.leaf()) {
     if (kids < 0 || static_cast<uint64_t>(kids) > elems.size() - i) throw Error("the schema is malformed (group '" + n.name + "' claims too many children)", ctx);
     for (int64_t k = 0; k < kids; ++k) n.children.push_back(build_schema(elems, i, n.def, n.rep, depth + 1, ctx));
+    // Two fields of one name would write into the same JSON key (found by fuzz_parquet).
+    std::set<std::string> names;
+    for (const Node& c : n.children)
+      if (!names.insert(c.name).second) throw Error("the schema has two columns named '" + c.name + "' in one group", ctx);
   } else if (n.physical > kFixedLen) {
     throw Error("column '" + n.name + "' has an unknown physical type", ctx);
   }
@@ -458,6 +463,9 @@ void assemble(const Leaf& leaf, const Triples& t, std::vector<OrderedJson>& rows
       const Node& node = *leaf.path[k];
       OrderedJson& slot = (*cur)[node.name];
       bool last = k + 1 == depth;
+      if ((node.repetition == kRepeated && !slot.is_null() && !slot.is_array()) ||
+          (!last && node.repetition != kRepeated && !slot.is_null() && !slot.is_object()))
+        throw Error("column '" + leaf.dotted + "' does not fit the rows its schema describes", ctx);
       if (node.repetition == kRepeated) {
         if (slot.is_null()) slot = OrderedJson::array();
         if (d < node.def) break;  // an empty list
