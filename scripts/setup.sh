@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-openmp
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-  libonig-dev libutf8proc-dev libcpp-httplib-dev libsnappy-dev libzstd-dev libgloo-dev
+  libonig-dev libutf8proc-dev libcpp-httplib-dev libsnappy-dev libzstd-dev zlib1g-dev libgloo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

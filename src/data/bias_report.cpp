@@ -7,9 +7,9 @@
 #include <set>
 #include <sstream>
 
-#include "io/records.h"
 #include "data/format.h"
 #include "data/text_key.h"
+#include "io/records.h"
 
 namespace prefer::data {
 
