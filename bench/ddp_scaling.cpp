@@ -106,14 +106,19 @@ int main(int argc, char** argv) {
   run_command(a.prefer.string() + " --threads 2" + common(4, tmp / "warm"));
   Ran one = run_command(a.prefer.string() + " --threads 2" + common(4, tmp / "one"));
   Ran two = run_command(a.prefer.string() + " launch --nproc_per_node 2 --master_port 29593 -- prefer --threads 1" + common(2, tmp / "two"));
-  if (one.status != 0 || two.status != 0) {
-    std::printf("a run failed:\n%s\n%s\n", one.out.c_str(), two.out.c_str());
+  Ran zero = run_command(a.prefer.string() + " launch --nproc_per_node 2 --master_port 29595 -- prefer --threads 1" + common(2, tmp / "zero") +
+                         " --zero_stage 1");
+  if (one.status != 0 || two.status != 0 || zero.status != 0) {
+    std::printf("a run failed:\n%s\n%s\n%s\n", one.out.c_str(), two.out.c_str(), zero.out.c_str());
     return 1;
   }
-  const double s_one = mean_step_seconds(tmp / "one", a.steps), s_two = mean_step_seconds(tmp / "two", a.steps);
-  std::printf("%-36s %10s %12s\n", "configuration", "step s", "vs baseline");
-  std::printf("%-36s %10.2f %11.2fx\n", "1 worker x 2 threads (baseline)", s_one, 1.0);
-  std::printf("%-36s %10.2f %11.2fx\n", "2 workers x 1 thread", s_two, s_one / s_two);
+  const double s_one = mean_step_seconds(tmp / "one", a.steps), s_two = mean_step_seconds(tmp / "two", a.steps),
+               s_zero = mean_step_seconds(tmp / "zero", a.steps);
+  // Peak RSS: of the process for one worker, of the largest worker under the launcher (wait4's maxrss).
+  std::printf("%-36s %10s %12s %14s\n", "configuration", "step s", "vs baseline", "peak MB/worker");
+  std::printf("%-36s %10.2f %11.2fx %14.0f\n", "1 worker x 2 threads (baseline)", s_one, 1.0, one.peak_mb);
+  std::printf("%-36s %10.2f %11.2fx %14.0f\n", "2 workers x 1 thread", s_two, s_one / s_two, two.peak_mb);
+  std::printf("%-36s %10.2f %11.2fx %14.0f\n", "2 workers x 1 thread, --zero_stage 1", s_zero, s_one / s_zero, zero.peak_mb);
 
   int64_t numel = 0;
   {

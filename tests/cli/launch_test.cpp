@@ -25,10 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A port per test process and call: ctest runs suites in parallel.
+// A port per test process and call (ctest runs tests in parallel), below the ports the kernel hands out
+// to Gloo's own sockets.
 int next_port() {
   static int n = 0;
-  return 20000 + static_cast<int>(::getpid() % 5000) * 8 + (n++ % 8);
+  return 20000 + static_cast<int>(::getpid() % 1500) * 8 + (n++ % 8);  // below the ephemeral range (32768+)
 }
 
 std::string dpo_args(const test::TempDir& tmp, int per_device, const fs::path& out, const std::string& cache = "cache") {
