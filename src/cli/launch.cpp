@@ -192,6 +192,14 @@ int run_launch(const Options& o) {
   for (auto& w : workers)
     if (w.err_fd >= 0) ::close(w.err_fd);
   if (first_failure == nullptr) return 0;
+  // Ctrl-C / SIGTERM: the workers stopping with 128 + signal after their checkpoint is not a failure.
+  bool all_stopped = forwarded != 0;
+  for (const auto& w : workers)
+    all_stopped = all_stopped && (!failed(w.status) || (WIFEXITED(w.status) && WEXITSTATUS(w.status) == 128 + forwarded));
+  if (all_stopped) {
+    std::cerr << fmt::format("prefer launch: stopped by signal {} ({}); every worker finished its step and wrote a checkpoint\n", forwarded, strsignal(forwarded));
+    return 128 + forwarded;
+  }
   std::cerr << fmt::format("prefer launch: failed: rank {} (pid {}) {}", first_failure->rank, first_failure->pid, describe(first_failure->status));
   if (!first_failure->last.empty()) {
     std::cerr << "; its last lines:\n";

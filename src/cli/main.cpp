@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   } catch (const ExitCode& e) {
     return e.code;
   } catch (const prefer::train::Interrupted& e) {
-    std::cerr << e.message << "\n";
+    if (!e.message.empty()) std::cerr << e.message << "\n";
     return e.exit_code;
   } catch (const prefer::Error& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -320,11 +320,12 @@ TrainResult OnlineTrainer::train() {
     kl_coef = method_->next_kl_coef(u, kl_coef);
     // The KL coefficient (each rank adapted it to its own rollouts), the token count and a stop request
     // are summed across ranks; the coefficient is then their mean, the same on every rank.
-    std::vector<double> shared = {kl_coef, step_tokens, signals.received() != 0 ? 1.0 : 0.0};
+    const int own_signal = signals.received();
+    std::vector<double> shared = {kl_coef, step_tokens, own_signal != 0 ? 1.0 : 0.0, static_cast<double>(own_signal)};
     dist.allreduce_sum(shared);
     kl_coef = shared[0] / static_cast<double>(world);
     tokens += static_cast<int64_t>(std::llround(shared[1]));
-    const bool stop_requested = shared[2] > 0;
+    const int stop_signal = shared[2] > 0 ? (own_signal != 0 ? own_signal : static_cast<int>(std::lround(shared[3] / shared[2]))) : 0;
     ++update;
 
     // ---- metrics of this update, folded into the logging window ---------------------------------------
@@ -411,11 +412,13 @@ TrainResult OnlineTrainer::train() {
     const bool saved = crosses(step, ta.save_steps) && !last;
     if (saved) save_checkpoint(update, seconds);
     bar.update(step, status);
-    if (int sig = stop_requested ? (signals.received() != 0 ? signals.received() : SIGTERM) : 0; sig != 0 && !last) {
+    if (int sig = stop_signal; sig != 0 && !last) {
       if (!saved) save_checkpoint(update, seconds);
       bar.finish(status);
-      throw Interrupted{sig, 128 + sig, interrupted_message(sig, step, total_steps, out_dir / ("checkpoint-" + std::to_string(step)),
-                                                           ta.command, out_dir)};
+      throw Interrupted{sig, 128 + sig,
+                        main ? interrupted_message(sig, step, total_steps, out_dir / ("checkpoint-" + std::to_string(step)),
+                                                   dist.active() ? "prefer launch ... -- " + ta.command : ta.command, out_dir)
+                             : std::string()};
     }
   }
   bar.finish(status);

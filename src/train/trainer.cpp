@@ -458,7 +458,7 @@ TrainResult Trainer::train() {
     }
     // ---- sum gradients and the step's numbers across ranks (one all-reduce per dtype) ----------------
     const int own_signal = signals.received();
-    std::vector<double> stats = {step_loss, step_tokens, bad_loss ? 1.0 : 0.0, own_signal != 0 ? 1.0 : 0.0};
+    std::vector<double> stats = {step_loss, step_tokens, bad_loss ? 1.0 : 0.0, own_signal != 0 ? 1.0 : 0.0, static_cast<double>(own_signal)};
     if (dist.active()) {
       std::vector<at::Tensor> grads;
       for (auto& t : tensors) {
@@ -484,7 +484,8 @@ TrainResult Trainer::train() {
     }
     step_loss = stats[0];
     tokens += static_cast<int64_t>(std::llround(stats[1]));
-    const int stop_signal = stats[3] > 0 ? (own_signal != 0 ? own_signal : SIGTERM) : 0;
+    // A rank the signal reached after its own check stops too, naming the signal the others received.
+    const int stop_signal = stats[3] > 0 ? (own_signal != 0 ? own_signal : static_cast<int>(std::lround(stats[4] / stats[3]))) : 0;
     // ---- clip, step, schedule ------------------------------------------------------------------------
     double grad_norm = args_.max_grad_norm > 0 ? clip_grad_norm(tensors, args_.max_grad_norm).item<double>()
                                                : grad_global_norm(tensors).item<double>();
@@ -547,8 +548,11 @@ TrainResult Trainer::train() {
     if (int sig = stop_signal; sig != 0 && !last) {
       if (!saved) save_checkpoint(step, seconds);
       bar.finish(status);
-      throw Interrupted{sig, 128 + sig, interrupted_message(sig, step, total_steps_, out_dir / ("checkpoint-" + std::to_string(step)),
-                                                           args_.command, out_dir)};
+      // Rank 0 says it once (the launcher forwards every worker's stderr).
+      throw Interrupted{sig, 128 + sig,
+                        main ? interrupted_message(sig, step, total_steps_, out_dir / ("checkpoint-" + std::to_string(step)),
+                                                   dist.active() ? "prefer launch ... -- " + args_.command : args_.command, out_dir)
+                             : std::string()};
     }
   }
   bar.finish(status);

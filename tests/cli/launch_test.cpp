@@ -17,6 +17,7 @@
 #include "cli/run_files.h"
 #include "io/safetensors.h"
 #include "test_util.h"
+#include "train/trainer.h"
 #include "util/file.h"
 #include "util/json.h"
 
@@ -200,6 +201,27 @@ TEST(LaunchE2E, KilledWorkerEndsTheRunAndTheResumeEqualsAnUninterruptedRun) {
   std::vector<Json> a = test::metrics_rows(tmp / "whole"), b = test::metrics_rows(tmp / "run");
   ASSERT_EQ(a.size(), b.size());
   EXPECT_NEAR(a.back()["loss"].get<double>(), b.back()["loss"].get<double>(), 1e-6);
+}
+
+TEST(LaunchE2E, CtrlCStopsEveryWorkerAtOneStepWithACheckpoint) {
+  test::TempDir tmp;
+  test::write_prefs(tmp / "p.jsonl", 32);
+  const fs::path log = tmp / "launch.log";
+  pid_t launcher = start_prefer(launch(2, next_port()) + "dpo --threads 1 --model " + test::fixture("models/llama-tiny").string() +
+                                    " --data " + (tmp / "p.jsonl").string() + " --cache_dir " + (tmp / "cache").string() +
+                                    " --max_steps 500 --save_steps 1000 --logging_steps 1 --gradient_accumulation_steps 4"
+                                    " --per_device_train_batch_size 2 --output_dir " + (tmp / "run").string(),
+                                log);
+  for (int i = 0; i < 6000 && (!fs::exists(tmp / "run" / "metrics.jsonl") || test::metrics_rows(tmp / "run").size() < 2); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(launcher, SIGINT);
+  EXPECT_EQ(wait_exit(launcher), 130);
+  const std::string out = read_file(log);
+  EXPECT_NE(out.find("prefer launch: stopped by signal 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("resume with: prefer launch ... -- prefer dpo"), std::string::npos) << out;
+  const fs::path ck = train::latest_checkpoint(tmp / "run");
+  ASSERT_FALSE(ck.empty()) << out;
+  EXPECT_FALSE(fs::exists(tmp / "run" / "final"));
 }
 
 TEST(LaunchE2E, BusyPortAndMismatchedWorkersAreClearErrors) {
