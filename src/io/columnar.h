@@ -28,8 +28,8 @@ void read_arrow_rows(const std::filesystem::path& file, const RowVisitor& visit)
 // The same from bytes in memory; `name` is the file errors name (the fuzz targets use these).
 void read_arrow_rows(std::string_view bytes, const std::string& name, const RowVisitor& visit);
 
-// A Parquet file: PLAIN, dictionary (RLE_DICTIONARY/PLAIN_DICTIONARY), RLE and DELTA_BINARY_PACKED
-// encodings, data pages v1 and v2, uncompressed, SNAPPY, GZIP or ZSTD column chunks.
+// A Parquet file: PLAIN, dictionary (RLE_DICTIONARY/PLAIN_DICTIONARY), RLE, DELTA_BINARY_PACKED,
+// DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT encodings, data pages v1 and v2, uncompressed, SNAPPY, GZIP or ZSTD column chunks.
 void read_parquet_rows(const std::filesystem::path& file, const RowVisitor& visit);
 void read_parquet_rows(std::string_view bytes, const std::string& name, const RowVisitor& visit);
 

@@ -27,7 +27,8 @@ namespace {
 
 enum Physical { kBoolean = 0, kInt32 = 1, kInt64 = 2, kInt96 = 3, kFloat = 4, kDouble = 5, kByteArray = 6, kFixedLen = 7 };
 enum Repetition { kRequired = 0, kOptional = 1, kRepeated = 2 };
-enum Encoding { kPlain = 0, kPlainDictionary = 2, kRle = 3, kBitPacked = 4, kDeltaBinaryPacked = 5, kRleDictionary = 8 };
+enum Encoding { kPlain = 0, kPlainDictionary = 2, kRle = 3, kBitPacked = 4, kDeltaBinaryPacked = 5, kDeltaLengthByteArray = 6,
+                kDeltaByteArray = 7, kRleDictionary = 8, kByteStreamSplit = 9 };
 enum PageType { kDataPage = 0, kIndexPage = 1, kDictionaryPage = 2, kDataPageV2 = 3 };
 
 struct Node {
@@ -325,6 +326,39 @@ void read_values(const Node& n, int encoding, Bytes& in, size_t count, const std
   if (encoding == kDeltaBinaryPacked && (n.physical == kInt32 || n.physical == kInt64)) {
     for (int64_t v : read_delta(in, count)) t.values.push_back(int_value(n, n.physical == kInt32 ? static_cast<int32_t>(v) : v));
     return;
+  }
+  auto length = [&](int64_t v) {
+    if (v < 0 || static_cast<uint64_t>(v) > in.left()) throw Error("a page records a value length past its end", ctx);
+    return static_cast<size_t>(v);
+  };
+  if (encoding == kDeltaLengthByteArray && n.physical == kByteArray) {  // the lengths (delta-packed), then the bytes
+    for (int64_t len : read_delta(in, count)) t.values.push_back(text_value(in.take(length(len)), ctx));
+    return;
+  }
+  if (encoding == kDeltaByteArray && n.physical == kByteArray) {
+    // Incremental: each value is a prefix of the previous one plus a suffix; prefix lengths, suffix
+    // lengths (both delta-packed), then the suffixes' bytes.
+    const std::vector<int64_t> prefix = read_delta(in, count), suffix = read_delta(in, count);
+    std::string prev;
+    for (size_t i = 0; i < count; ++i) {
+      if (prefix[i] < 0 || static_cast<uint64_t>(prefix[i]) > prev.size()) throw Error("a page's shared prefix is longer than the previous value", ctx);
+      std::string v = prev.substr(0, static_cast<size_t>(prefix[i]));
+      v += in.take(length(suffix[i]));
+      t.values.push_back(text_value(v, ctx));
+      prev = std::move(v);
+    }
+    return;
+  }
+  if (encoding == kByteStreamSplit && n.physical != kBoolean && n.physical != kByteArray && n.physical != kInt96) {
+    // Byte k of every value is stored together (stream k); put each value's bytes back together, then read as PLAIN.
+    const size_t width = n.physical == kInt32 || n.physical == kFloat ? 4 : n.physical == kFixedLen ? static_cast<size_t>(std::max(0, n.type_length)) : 8;
+    if (width == 0 || count > in.left() / width) throw Error("a BYTE_STREAM_SPLIT page is shorter than its values", ctx);
+    std::string_view streams = in.take(count * width);
+    std::string plain(count * width, '\0');
+    for (size_t i = 0; i < count; ++i)
+      for (size_t k = 0; k < width; ++k) plain[i * width + k] = streams[k * count + i];
+    Bytes values(plain, ctx);
+    return read_plain(n, values, count, t.values, ctx);
   }
   throw Error("uses Parquet encoding " + std::to_string(encoding) + ", which prefer does not read",
               {.file = ctx.file, .field = ctx.field, .hint = "rewrite the file with PLAIN or dictionary encoding (pyarrow's defaults)"});

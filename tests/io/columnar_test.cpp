@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kFiles[] = {"typed.stream.arrow", "typed.file.arrow", "guessed.stream.arrow", "snappy.v1.parquet", "zstd.v2.parquet", "hyparquet.parquet"};
+const char* kFiles[] = {"typed.stream.arrow", "typed.file.arrow", "guessed.stream.arrow", "snappy.v1.parquet", "zstd.v2.parquet", "hyparquet.parquet", "hyparquet.encodings.parquet"};
 
 OrderedJson expected_rows() { return OrderedJson::parse(read_file(test::fixture("columnar/rows.json"))); }
 

@@ -8,7 +8,8 @@
 // folder of two shards; tableFromJSON's inferred types (dictionary-encoded strings, lists of structs,
 // Float64, Bool) and explicit ones (Utf8, Int64, Float32, Int32). Parquet (parquet-wasm, i.e. arrow-rs):
 // uncompressed, SNAPPY, GZIP and ZSTD, dictionary on and off, writer versions 1 and 2; and
-// hyparquet-writer's own files (data pages v2, its encodings).
+// hyparquet-writer's own files (data pages v2, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
+// DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as arrow from 'apache-arrow';
@@ -98,6 +99,17 @@ pending.push(['hyparquet.parquet', new Uint8Array(parquetWriteBuffer({
     { name: 'count', data: rows.map((r) => r.id * 3), type: 'INT32', encoding: 'DELTA_BINARY_PACKED' },
     { name: 'margin', data: rows.map((r) => r.margin), type: 'DOUBLE' },
     { name: 'flag', data: rows.map((r) => r.flag), type: 'BOOLEAN' },
+  ],
+}))]);
+// Every other encoding hyparquet-writer has, null values included.
+pending.push(['hyparquet.encodings.parquet', new Uint8Array(parquetWriteBuffer({
+  columnData: [
+    { name: 'prompt', data: rows.map((r) => last(r.prompt)), type: 'STRING', encoding: 'DELTA_LENGTH_BYTE_ARRAY' },
+    { name: 'chosen', data: rows.map((r) => last(r.chosen)), type: 'STRING', encoding: 'DELTA_BYTE_ARRAY' },
+    { name: 'rejected', data: rows.map((r) => last(r.rejected)), type: 'STRING', encoding: 'PLAIN' },
+    { name: 'topic', data: rows.map((r) => r.topic), type: 'STRING', encoding: 'DELTA_BYTE_ARRAY' },
+    { name: 'margin', data: rows.map((r) => r.margin), type: 'DOUBLE', encoding: 'BYTE_STREAM_SPLIT' },
+    { name: 'score', data: rows.map((r) => r.score), type: 'FLOAT', encoding: 'BYTE_STREAM_SPLIT' },
   ],
 }))]);
 for (const [name, bytes] of pending) {
