@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <thread>
-#include <string>
-#include <vector>
 #include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "cli/command.h"
 #include "model/runtime.h"

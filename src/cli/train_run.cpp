@@ -9,10 +9,10 @@
 #include "cli/memory_plan.h"
 #include "cli/train_options.h"
 #include "data/sampler.h"
+#include "train/distributed.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/strings.h"
-#include "train/distributed.h"
 #include "util/yaml.h"
 
 namespace prefer::cli {
