@@ -17,6 +17,7 @@
 #include "io/columnar.h"
 #include "io/decompress.h"
 #include "io/flatbuffer.h"
+#include "io/float16.h"
 #include "util/mmap.h"
 #include "util/utf8.h"
 
@@ -152,11 +153,6 @@ T load(std::string_view buf, size_t i, const ErrorContext& ctx) {
 
 bool bit(std::string_view buf, size_t i) { return (static_cast<uint8_t>(buf[i / 8]) >> (i % 8)) & 1; }
 
-double half_to_double(uint16_t h) {
-  int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  double v = exp == 0 ? std::ldexp(mant, -24) : exp == 31 ? (mant ? NAN : INFINITY) : std::ldexp(mant + 1024, exp - 25);
-  return (h & 0x8000) ? -v : v;
-}
 
 OrderedJson integer(std::string_view data, size_t i, int width, bool is_signed, const ErrorContext& ctx) {
   switch (width) {
@@ -204,7 +200,7 @@ std::vector<OrderedJson> decode_values(const Field& f, BatchCursor& cur, const D
     case kFloat: {
       std::string_view data = cur.buffer();
       for (size_t i = 0; i < n; ++i)
-        out[i] = f.precision == 0   ? half_to_double(load<uint16_t>(data, i, c))
+        out[i] = f.precision == 0   ? float16_to_double(load<uint16_t>(data, i, c))
                  : f.precision == 1 ? static_cast<double>(load<float>(data, i, c))
                                     : load<double>(data, i, c);
       return out;

@@ -16,6 +16,8 @@
 
 #include "io/columnar.h"
 #include "io/decompress.h"
+#include "io/float16.h"
+#include "io/parquet_encoding.h"
 #include "io/thrift_compact.h"
 #include "util/mmap.h"
 #include "util/utf8.h"
@@ -108,135 +110,6 @@ void collect_leaves(const Node& n, std::vector<const Node*>& path, std::vector<L
   path.pop_back();
 }
 
-// --- Byte-level decoding -------------------------------------------------------------------------------
-
-class Bytes {
- public:
-  Bytes(std::string_view s, const ErrorContext& ctx) : s_(s), ctx_(ctx) {}
-  size_t left() const { return s_.size() - pos_; }
-  bool done() const { return pos_ >= s_.size(); }
-  std::string_view take(size_t n) {
-    if (n > left()) throw Error("a page ends before its values do (corrupt or truncated)", ctx_);
-    std::string_view v = s_.substr(pos_, n);
-    pos_ += n;
-    return v;
-  }
-  template <class T>
-  T le() {
-    T v;
-    std::memcpy(&v, take(sizeof(T)).data(), sizeof(T));
-    return v;
-  }
-  uint64_t uleb() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      uint8_t b = static_cast<uint8_t>(take(1)[0]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
-    }
-    throw Error("a page holds a varint over 10 bytes", ctx_);
-  }
-  int64_t zigzag() {
-    uint64_t v = uleb();
-    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-  }
-  const ErrorContext& ctx() const { return ctx_; }
-
- private:
-  std::string_view s_;
-  size_t pos_ = 0;
-  ErrorContext ctx_;
-};
-
-// `count` values of `width` bits, packed least-significant bit first.
-void unpack_bits(std::string_view bytes, int width, size_t count, std::vector<uint64_t>& out) {
-  uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
-  size_t bit = 0;
-  for (size_t k = 0; k < count; ++k) {
-    uint64_t v = 0;
-    for (int got = 0; got < width;) {
-      size_t byte = bit / 8;
-      int off = static_cast<int>(bit % 8);
-      int n = std::min(8 - off, width - got);
-      uint64_t b = byte < bytes.size() ? static_cast<uint8_t>(bytes[byte]) : 0;
-      v |= ((b >> off) & ((1u << n) - 1)) << got;
-      got += n;
-      bit += static_cast<size_t>(n);
-    }
-    out.push_back(v & mask);
-  }
-}
-
-// The RLE / bit-packing hybrid (Encodings.md): runs of `header` varints, odd = bit-packed groups of 8,
-// even = one value repeated. Exactly `count` values come out; extra padding values are dropped.
-std::vector<uint64_t> read_hybrid(Bytes& in, int width, size_t count) {
-  if (width < 0 || width > 32) throw Error("a page uses bit width " + std::to_string(width), in.ctx());
-  std::vector<uint64_t> out;
-  out.reserve(std::min<size_t>(count, 1 << 20));
-  while (out.size() < count) {
-    uint64_t header = in.uleb();
-    if (header & 1) {
-      uint64_t groups = header >> 1;
-      if (groups > in.left() + 1) throw Error("a bit-packed run is longer than its page", in.ctx());
-      size_t values = static_cast<size_t>(groups * 8);
-      std::string_view bytes = in.take(std::min<size_t>(static_cast<size_t>(groups * static_cast<uint64_t>(width)), in.left()));
-      size_t keep = std::min(values, count - out.size());
-      unpack_bits(bytes, width, keep, out);
-    } else {
-      uint64_t run = header >> 1;
-      std::string_view b = in.take(static_cast<size_t>((width + 7) / 8));
-      uint64_t v = 0;
-      for (size_t k = 0; k < b.size(); ++k) v |= static_cast<uint64_t>(static_cast<uint8_t>(b[k])) << (8 * k);
-      if (run == 0) throw Error("a page holds an empty RLE run", in.ctx());
-      size_t keep = static_cast<size_t>(std::min<uint64_t>(run, count - out.size()));
-      out.insert(out.end(), keep, v);
-    }
-  }
-  return out;
-}
-
-int bit_width(int64_t max_value) {
-  int w = 0;
-  while (max_value > 0) {
-    ++w;
-    max_value >>= 1;
-  }
-  return w;
-}
-
-// DELTA_BINARY_PACKED (Encodings.md): a header <block size, miniblocks per block, count, first value>,
-// then blocks of <min delta, one bit width per miniblock, the miniblocks>.
-std::vector<int64_t> read_delta(Bytes& in, size_t want) {
-  uint64_t block = in.uleb(), minis = in.uleb(), total = in.uleb();
-  int64_t first = in.zigzag();
-  if (block == 0 || minis == 0 || block % 128 != 0 || block / minis % 32 != 0 || minis > block)
-    throw Error("a DELTA_BINARY_PACKED header is malformed", in.ctx());
-  if (total < want) throw Error("a DELTA_BINARY_PACKED page holds fewer values than its header says", in.ctx());
-  std::vector<int64_t> out;
-  out.reserve(std::min<size_t>(want, 1 << 20));
-  if (want == 0) return out;
-  out.push_back(first);
-  uint64_t per_mini = block / minis;
-  uint64_t prev = static_cast<uint64_t>(first);
-  std::vector<uint64_t> deltas;
-  while (out.size() < want) {
-    uint64_t min_delta = static_cast<uint64_t>(in.zigzag());
-    std::string_view widths = in.take(static_cast<size_t>(minis));
-    for (uint64_t m = 0; m < minis && out.size() < want; ++m) {
-      int w = static_cast<uint8_t>(widths[m]);
-      if (w > 64) throw Error("a DELTA_BINARY_PACKED miniblock has bit width " + std::to_string(w), in.ctx());
-      std::string_view bytes = in.take(std::min<size_t>(static_cast<size_t>(per_mini * w / 8), in.left()));
-      deltas.clear();
-      unpack_bits(bytes, w, static_cast<size_t>(std::min<uint64_t>(per_mini, want - out.size())), deltas);
-      for (uint64_t d : deltas) {
-        prev += min_delta + d;  // wraps as the spec's two's-complement arithmetic does
-        out.push_back(static_cast<int64_t>(prev));
-      }
-    }
-  }
-  return out;
-}
-
 // --- Values ----------------------------------------------------------------------------------------
 
 OrderedJson text_value(std::string_view s, const ErrorContext& ctx) {
@@ -253,11 +126,6 @@ OrderedJson int_value(const Node& n, int64_t v) {
   return v;
 }
 
-double half_to_double(uint16_t h) {
-  int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  double v = exp == 0 ? std::ldexp(mant, -24) : exp == 31 ? (mant ? NAN : INFINITY) : std::ldexp(mant + 1024, exp - 25);
-  return (h & 0x8000) ? -v : v;
-}
 
 void check_readable(const Node& n, const ErrorContext& ctx) {
   bool ok = n.physical != kInt96 && !(n.physical == kFixedLen && n.logical != 15) &&
@@ -293,7 +161,7 @@ void read_plain(const Node& n, Bytes& in, size_t count, std::vector<OrderedJson>
       return;
     case kFixedLen:  // FLOAT16 (check_readable let nothing else through)
       if (n.type_length != 2) throw Error("a FLOAT16 column has type_length " + std::to_string(n.type_length), ctx);
-      for (size_t i = 0; i < count; ++i) out.push_back(half_to_double(in.le<uint16_t>()));
+      for (size_t i = 0; i < count; ++i) out.push_back(float16_to_double(in.le<uint16_t>()));
       return;
   }
   check_readable(n, ctx);

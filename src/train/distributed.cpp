@@ -229,6 +229,27 @@ void Distributed::broadcast(std::vector<at::Tensor>& tensors, int root) {
   }
 }
 
+void Distributed::broadcast_parameters(const std::vector<at::Tensor>& params) {
+  if (!active()) return;
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> values;
+  for (const auto& p : params) values.push_back(p.detach());
+  broadcast(values);
+}
+
+void Distributed::reduce_gradients(const std::vector<at::Tensor>& params, double divisor) {
+  if (!active()) return;
+  std::vector<at::Tensor> grads;
+  for (const auto& p : params) {
+    at::Tensor& g = const_cast<at::Tensor&>(p).mutable_grad();
+    if (!g.defined()) g = at::zeros_like(p);
+    grads.push_back(g);
+  }
+  allreduce_sum(grads);
+  if (divisor != 1.0)
+    for (auto& g : grads) g.div_(divisor);
+}
+
 std::vector<Json> Distributed::all_gather_json(const std::string& tag, const Json& value) {
   if (!active()) return {value};
   const int64_t n = ++gathers_;

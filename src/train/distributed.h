@@ -58,6 +58,11 @@ class Distributed {
   void allreduce_sum(std::vector<double>& values);
   // Copies rank `root`'s values into every rank's tensors.
   void broadcast(std::vector<at::Tensor>& tensors, int root = 0);
+  // Trainers: every rank starts from rank 0's values of `params` (no-op alone).
+  void broadcast_parameters(const std::vector<at::Tensor>& params);
+  // Trainers: sums the gradients of `params` across ranks (an undefined gradient counts as zeros), then
+  // divides them by `divisor` (1: the offline trainers' global means; world: DDP's average).
+  void reduce_gradients(const std::vector<at::Tensor>& params, double divisor);
   // Every rank's `value`, in rank order, through the store (small messages: metrics, eval sums).
   std::vector<Json> all_gather_json(const std::string& tag, const Json& value);
   // Every rank must pass the same `value`: an Error naming `what` and the first rank that differs.

@@ -156,12 +156,7 @@ TrainResult OnlineTrainer::train() {
   if (params.empty()) throw Error("nothing to train: no parameter requires a gradient");
   std::vector<at::Tensor> tensors;
   for (const auto& p : params) tensors.push_back(p.param);
-  if (dist.active()) {  // one starting point for every rank
-    at::NoGradGuard no_grad;
-    std::vector<at::Tensor> values;
-    for (const auto& t : tensors) values.push_back(t.detach());
-    dist.broadcast(values);
-  }
+  dist.broadcast_parameters(tensors);  // one starting point for every rank
   AdamW optimizer(weight_decay_groups(params, ta.weight_decay), {.beta1 = ta.adam_beta1, .beta2 = ta.adam_beta2, .eps = ta.adam_epsilon});
   // PPO steps the schedule once per update (TRL's PPOTrainer), GRPO and RLOO once per optimizer step.
   const int64_t opt_steps_per_update = args_.passes * args_.steps_per_pass;
@@ -300,15 +295,7 @@ TrainResult OnlineTrainer::train() {
           for (const auto& [key, v] : m) stats[key].push_back(v);
           step_tokens += sub.mask.sum().item<double>();
         }
-        if (dist.active()) {  // DistributedDataParallel's average of the ranks' gradients
-          std::vector<at::Tensor> grads;
-          for (auto& t : tensors) {
-            if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
-            grads.push_back(t.grad());
-          }
-          dist.allreduce_sum(grads);
-          for (auto& g : grads) g.div_(static_cast<double>(world));
-        }
+        dist.reduce_gradients(tensors, static_cast<double>(world));  // DistributedDataParallel's average
         const double gn = ta.max_grad_norm > 0 ? scalar_value(clip_grad_norm(tensors, ta.max_grad_norm)) : scalar_value(grad_global_norm(tensors));
         optimizer.step(lr);
         optimizer.zero_grad();
@@ -325,7 +312,7 @@ TrainResult OnlineTrainer::train() {
     dist.allreduce_sum(shared);
     kl_coef = shared[0] / static_cast<double>(world);
     tokens += static_cast<int64_t>(std::llround(shared[1]));
-    const int stop_signal = shared[2] > 0 ? (own_signal != 0 ? own_signal : static_cast<int>(std::lround(shared[3] / shared[2]))) : 0;
+    const int stop_signal = agreed_signal(own_signal, shared[2], shared[3]);
     ++update;
 
     // ---- metrics of this update, folded into the logging window ---------------------------------------

@@ -3,6 +3,7 @@
 // model, data or options.
 #pragma once
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -37,6 +38,13 @@ std::vector<std::string> fingerprint_changes(const Json& saved, const Json& now)
 // differing keys and how to resume (`command` --config <output_dir>/config.yaml).
 void check_resume_fingerprint(const Json& saved, const Json& now, bool ignore, const std::filesystem::path& checkpoint,
                               const std::string& command, const std::filesystem::path& output_dir);
+
+// Data parallel: the signal a rank stops with, from the step's all-reduce of "received one" flags and
+// signal numbers. A rank the signal reached after its own check takes the others' (0: nobody got one).
+inline int agreed_signal(int own, double ranks_signalled, double signal_sum) {
+  if (ranks_signalled <= 0) return 0;
+  return own != 0 ? own : static_cast<int>(std::lround(signal_sum / ranks_signalled));
+}
 
 // The message of a run stopped by `sig` after `step` of `total` with its checkpoint, and how to resume.
 std::string interrupted_message(int sig, int64_t step, int64_t total, const std::filesystem::path& checkpoint,

@@ -296,12 +296,7 @@ TrainResult Trainer::train() {
   if (params.empty()) throw Error("nothing to train: no parameter requires a gradient");
   std::vector<at::Tensor> tensors;
   for (const auto& p : params) tensors.push_back(p.param);
-  if (dist.active()) {  // one starting point for every rank (rank 0's, loaded or initialised)
-    at::NoGradGuard no_grad;
-    std::vector<at::Tensor> values;
-    for (const auto& t : tensors) values.push_back(t.detach());
-    dist.broadcast(values);
-  }
+  dist.broadcast_parameters(tensors);  // one starting point for every rank (rank 0's, loaded or initialised)
   AdamW optimizer(weight_decay_groups(params, args_.weight_decay),
                   {.beta1 = args_.adam_beta1, .beta2 = args_.adam_beta2, .eps = args_.adam_epsilon});
   ScheduleOptions so;
@@ -459,15 +454,8 @@ TrainResult Trainer::train() {
     // ---- sum gradients and the step's numbers across ranks (one all-reduce per dtype) ----------------
     const int own_signal = signals.received();
     std::vector<double> stats = {step_loss, step_tokens, bad_loss ? 1.0 : 0.0, own_signal != 0 ? 1.0 : 0.0, static_cast<double>(own_signal)};
-    if (dist.active()) {
-      std::vector<at::Tensor> grads;
-      for (auto& t : tensors) {
-        if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
-        grads.push_back(t.grad());
-      }
-      dist.allreduce_sum(grads);
-      dist.allreduce_sum(stats);
-    }
+    dist.reduce_gradients(tensors, 1.0);  // each rank already divided by the global weight
+    dist.allreduce_sum(stats);
     if (stats[2] > 0) {
       std::vector<Json> seen = dist.all_gather_json("nonfinite", {{"lines", bad_lines}, {"nan", bad_loss && std::isnan(*bad_loss)}});
       Json lines = Json::array();
@@ -484,8 +472,7 @@ TrainResult Trainer::train() {
     }
     step_loss = stats[0];
     tokens += static_cast<int64_t>(std::llround(stats[1]));
-    // A rank the signal reached after its own check stops too, naming the signal the others received.
-    const int stop_signal = stats[3] > 0 ? (own_signal != 0 ? own_signal : static_cast<int>(std::lround(stats[4] / stats[3]))) : 0;
+    const int stop_signal = agreed_signal(own_signal, stats[3], stats[4]);
     // ---- clip, step, schedule ------------------------------------------------------------------------
     double grad_norm = args_.max_grad_norm > 0 ? clip_grad_norm(tensors, args_.max_grad_norm).item<double>()
                                                : grad_global_norm(tensors).item<double>();
