@@ -18,15 +18,17 @@
 //   grouped        + length-grouped batches (changes only the epoch: less padding)
 //   prefix_shared  + prefix-shared rows (each prompt once; rejected restarts its positions after it)
 //   aligned        + rows x length padded to a multiple of 64 (oneDNN bf16 GEMM shapes; data/batch.h)
+//   mixed          + bf16 mixed precision: float32 embeddings, norms and residual stream (no-op in fp32)
 //   default        prefer dpo's defaults: every option above (precomputed reference, chunked 1024, grouped,
-//                  prefix-shared, aligned); "all" is the same set
+//                  prefix-shared, aligned, mixed); "all" is the same set
+//   pure           the defaults with every weight in bf16 (--pure_bf16)
 // The prefer step mirrors train::DpoRecipe::step (same calls: data::make_batch, model forward,
 // chunked_token_logprobs with stats, objectives::dpo_loss), split so each phase can be timed: reference,
 // forward, LM head + loss, LM-head backward, body backward, optimizer (clip_grad_norm + AdamW). The
 // first step's loss is also computed through DpoRecipe::step itself (no-grad) and printed as a check.
 //
 // Usage: bench_dpo_step [--model tiny|135m] [--mode lora|full|both] [--precision fp32|bf16|both]
-//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,default] [--pairs 4]
+//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,mixed,default,pure] [--pairs 4]
 //          [--prompt_len 256] [--completion_min 128] [--completion_max 256] [--steps 3]
 //          [--epoch_pairs 64] (0: no epoch) [--threads 0] [--chunk_tokens 1024] [--no_baseline]
 //          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
@@ -248,6 +250,7 @@ model::LoraConfig lora_config() {
 struct Variant {
   std::string name;
   bool precompute = false, chunked = false, grouped = false, prefix = false, aligned = false;
+  bool mixed = false;  // bf16: float32 embeddings, norms and residual stream (CausalLM::set_mixed_precision)
 };
 
 Variant variant(const std::string& n) {
@@ -257,7 +260,9 @@ Variant variant(const std::string& n) {
   else if (n == "grouped") v.grouped = true;
   else if (n == "prefix_shared") v.prefix = true;
   else if (n == "aligned") v.aligned = true;
-  else if (n == "default" || n == "all") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = true;
+  else if (n == "mixed") v.mixed = true;
+  else if (n == "default" || n == "all") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = true;
+  else if (n == "pure") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = true;  // default, all bf16
   else if (n != "naive") throw std::runtime_error("unknown variant " + n);
   return v;
 }
@@ -294,6 +299,7 @@ struct Prefer {
   Prefer(const Args& a_, const Inputs& in_, Variant v_, bool lora_, bool bf16_) : a(a_), in(in_), v(std::move(v_)), lora(lora_), bf16(bf16_) {
     model::LoadOptions lo;
     lo.dtype = bf16 ? at::kBFloat16 : at::kFloat;
+    lo.mixed_precision = v.mixed;
     policy.emplace(model::load_model(in.model_dir, lo));
     if (lora) {
       policy->set_requires_grad(false);

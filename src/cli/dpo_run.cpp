@@ -100,7 +100,8 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   // ---- models ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
+                 .mixed_precision = !get<bool>(o, "pure_bf16")});
   train::DpoRecipeOptions ro;
   ro.dpo = dpo;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");

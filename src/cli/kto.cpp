@@ -91,7 +91,8 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
   // ---- models: the policy, and the reference as DPO has it ----
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
+                 .mixed_precision = !get<bool>(o, "pure_bf16")});
   train::KtoRecipeOptions ro{.kto = kto, .batch = run_batch_options(o, text), .chunk_tokens = get<int64_t>(o, "chunk_tokens"),
                              .max_length = prep.tokenize.max_length};
   RunReference reference(o, source, policy, ro.chunk_tokens);

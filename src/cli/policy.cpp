@@ -19,6 +19,7 @@ model::CausalLM load(const PolicyOptions& o) {
   model::LoadOptions lo;
   lo.dtype = o.dtype;
   lo.quantization = o.quantization;
+  lo.mixed_precision = o.mixed_precision;
   if (o.classifier) {
     // A causal LM becomes a classifier with a new head; a classifier stays one.
     io::ModelConfig cfg = io::read_model_config(o.source.base / "config.json");

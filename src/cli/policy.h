@@ -33,6 +33,9 @@ struct PolicyOptions {
   // A quantised frozen base (needs use_peft) and gradient checkpointing.
   model::QuantizationConfig quantization;
   bool gradient_checkpointing = false;
+  // bf16/f16: embeddings, norms and the residual stream in float32 as autocast does (CausalLM::
+  // set_mixed_precision); false: every weight in the compute dtype (--pure_bf16).
+  bool mixed_precision = true;
 };
 
 class Policy {

@@ -48,7 +48,8 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
                  .vocab_size = tok.grow_vocab,
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
+                 .mixed_precision = !get<bool>(o, "pure_bf16")});
   train::PairRecipeOptions ro;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");
   ro.batch = run_batch_options(o, tok.text);

@@ -83,7 +83,8 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
                  .classifier = true, .pad_token_id = pad ? std::optional<int64_t>(*pad)
                                                          : text.tokenizer.eos_id() ? std::optional<int64_t>(*text.tokenizer.eos_id()) : std::nullopt,
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
+                 .mixed_precision = !get<bool>(o, "pure_bf16")});
   ro.batch.pad_id = pad.value_or(text.tokenizer.eos_id().value_or(0));
   if (auto m = opt<int64_t>(o, "pad_to_multiple_of")) ro.batch.pad_to_multiple_of = *m;
   ro.batch.tokens_multiple_of = 64;

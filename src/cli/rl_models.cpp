@@ -48,7 +48,7 @@ at::Tensor fresh_head(const model::CausalLM& m, uint64_t seed) {
   return at::normal(0.0, 0.02, {1, m.config().hidden_size}, gen).to(m.device(), m.dtype());
 }
 
-model::CausalLM load_classifier(const model::ModelSource& s, at::ScalarType dtype);  // below
+model::CausalLM load_classifier(const model::ModelSource& s, at::ScalarType dtype, bool mixed = false);  // below
 
 at::Tensor trainable(at::Tensor t) {
   t = t.detach().clone();
@@ -117,8 +117,8 @@ std::optional<fs::path> reward_adapter_on(const model::ModelSource& policy, cons
   return reward->adapters.back();
 }
 
-model::CausalLM load_classifier(const model::ModelSource& s, at::ScalarType dtype) {
-  model::CausalLM m = model::load_model_source(s, {.dtype = dtype});
+model::CausalLM load_classifier(const model::ModelSource& s, at::ScalarType dtype, bool mixed) {
+  model::CausalLM m = model::load_model_source(s, {.dtype = dtype, .mixed_precision = mixed});
   if (m.config().head != io::HeadKind::SequenceClassification || m.config().num_labels != 1)
     throw Error("is not a reward model (a sequence classifier with one output)",
                 {.file = s.base.string(), .field = "reward_model", .hint = "pass a prefer reward run folder, or use --reward_command"});
@@ -172,9 +172,10 @@ void RlModels::build_separate() {
   const at::ScalarType dtype = opt_.policy.dtype;
   const model::ModelSource& src = opt_.policy.source;
   model::CausalLM& pm = policy_->model();
+  const bool mixed = pm.mixed_precision();  // the reference and value model compute as the policy does
   policy_role_ = {&pm, nullptr, "", {}};
   if (opt_.reference) {
-    reference_model_.emplace(model::load_model_source(src, {.dtype = dtype}));
+    reference_model_.emplace(model::load_model_source(src, {.dtype = dtype, .mixed_precision = mixed}));
     reference_model_->set_requires_grad(false);
     reference_role_ = {&*reference_model_, nullptr, "", {}};
   }
@@ -184,7 +185,7 @@ void RlModels::build_separate() {
   } else if (opt_.policy.use_peft) {
     // LoRA on separate copies (share_base false): the same adapters as the shared layout, each on its own
     // copy of the base, so the two layouts compute the same numbers.
-    value_model_.emplace(model::load_model_source(src, {.dtype = dtype}));
+    value_model_.emplace(model::load_model_source(src, {.dtype = dtype, .mixed_precision = mixed}));
     value_model_->set_requires_grad(false);
     at::Tensor vhead;
     if (rm_adapter) {
@@ -203,14 +204,15 @@ void RlModels::build_separate() {
     value_bank_->keep("value");
     value_role_ = {&*value_model_, nullptr, "", trainable(vhead)};
   } else if (opt_.reward_source) {
-    value_model_.emplace(load_classifier(*opt_.reward_source, dtype));  // TRL: the value model starts as the reward model
+    value_model_.emplace(load_classifier(*opt_.reward_source, dtype, mixed));  // TRL: the value model starts as the reward model
     value_model_->set_requires_grad(true);
     value_role_ = {&*value_model_, nullptr, "", value_model_->slot(model::Slot::Score)};
   } else {
     // --reward_command: the policy's base as a classifier with a fresh head, so the head is one of the
     // value model's weights (trained and checkpointed with them).
     value_model_.emplace(model::load_model_source(
-        src, {.dtype = dtype, .head = io::HeadKind::SequenceClassification, .num_labels = 1, .head_seed = opt_.policy.seed + 2}));
+        src, {.dtype = dtype, .head = io::HeadKind::SequenceClassification, .num_labels = 1, .head_seed = opt_.policy.seed + 2,
+              .mixed_precision = mixed}));
     value_model_->set_requires_grad(true);
     value_role_ = {&*value_model_, nullptr, "", value_model_->slot(model::Slot::Score)};
   }

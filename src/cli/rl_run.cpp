@@ -61,7 +61,7 @@ RlModelOptions rl_model_options(const Json& o, const model::ModelSource& source,
   mo.policy = {.source = source, .dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat, .use_peft = get<bool>(o, "use_peft"),
                .lora = lora_config(o, get<std::string>(o, "model")), .seed = static_cast<uint64_t>(get<int64_t>(o, "seed")),
                .merge = get<bool>(o, "merge"), .quantization = quantization_config(o),
-               .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")};
+               .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"), .mixed_precision = !get<bool>(o, "pure_bf16")};
   std::vector<std::string> rms;
   if (o.contains("reward_model") && o.at("reward_model").is_array()) rms = o.at("reward_model").get<std::vector<std::string>>();
   else if (auto one = opt<std::string>(o, "reward_model")) rms.push_back(*one);

@@ -16,10 +16,11 @@ std::optional<model::ModelSource> ref_source(const Json& o) {
 }
 
 std::optional<model::CausalLM> frozen_copy(const Json& o, const std::optional<model::ModelSource>& ref, const model::ModelSource& source,
-                                           at::ScalarType dtype, const model::QuantizationConfig& quant) {
+                                           at::ScalarType dtype, const model::QuantizationConfig& quant, bool mixed) {
   const bool precompute = get<bool>(o, "precompute_ref_log_probs");
   if (!ref && (get<bool>(o, "use_peft") || precompute)) return std::nullopt;
-  model::CausalLM m = model::load_model_source(ref ? *ref : source, {.dtype = dtype, .quantization = quant});
+  // The policy's precision, so step 1 starts at policy = reference.
+  model::CausalLM m = model::load_model_source(ref ? *ref : source, {.dtype = dtype, .quantization = quant, .mixed_precision = mixed});
   m.set_requires_grad(false);
   return m;
 }
@@ -29,7 +30,7 @@ std::optional<model::CausalLM> frozen_copy(const Json& o, const std::optional<mo
 RunReference::RunReference(const Json& o, const model::ModelSource& source, Policy& policy, int64_t chunk_tokens)
     : ref_source_(ref_source(o)), source_(source), precompute_(cli::get<bool>(o, "precompute_ref_log_probs")),
       quant_(policy.options().quantization),
-      frozen_(frozen_copy(o, ref_source_, source, policy.options().dtype, quant_)),
+      frozen_(frozen_copy(o, ref_source_, source, policy.options().dtype, quant_, policy.model().mixed_precision())),
       ref_(policy.model(), frozen_ ? &*frozen_ : nullptr, chunk_tokens) {}
 
 void RunReference::tabulate(const std::vector<const data::TokenizedDataset*>& sets, const data::BatchOptions& batch,

@@ -88,7 +88,8 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
                  .vocab_size = tok.grow_vocab,
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing")});
+                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
+                 .mixed_precision = !get<bool>(o, "pure_bf16")});
   train::SftRecipe recipe(policy.model(), ro);
   train::TrainingTask task;
   recipe.install(task);

@@ -58,6 +58,8 @@ void add_training_options(OptionSet& s, const TrainingDefaults& d) {
   s.add("bf16", T::Bool, false, "Compute in bfloat16 (fp32 master weights)");
   s.add("group_by_length", T::Bool, true, "Batch examples of similar length (less padding)");
   s.add("pad_to_multiple_of", T::Int, nullptr, "Pad each batch's length to a multiple of this");
+  s.add("pure_bf16", T::Bool, false,
+        "With --bf16: every weight and the residual stream in bf16 (default: embeddings, norms and the residual stream in float32, as autocast)");
   s.add("gradient_checkpointing", T::Bool, false, "Keep only each layer's input, recompute the layer in backward (less memory, ~1/3 more compute)");
   s.add("auto_batch_size", T::Bool, false, "Largest micro-batch the memory plan fits in max_memory (gradient accumulation keeps the effective batch)");
   s.add("max_memory", T::String, nullptr, "Memory the run may use: 12GB, 12GiB or bytes (default: this machine's RAM)");

@@ -112,7 +112,7 @@ at::Tensor CausalLM::lm_head_weight() const {
   if (config_.head != io::HeadKind::CausalLM)
     throw Error("this is a sequence-classification model (" + config_.architecture + "); it has no LM head",
                 {.hint = "load the causal LM, or use the scalar head"});
-  return config_.tie_word_embeddings ? embed_ : lm_head_;
+  return config_.tie_word_embeddings ? embed_.to(dtype_) : lm_head_;
 }
 
 at::Tensor CausalLM::logits(const at::Tensor& hidden) const { return at::matmul(hidden, lm_head_weight().t()); }
@@ -189,6 +189,33 @@ void CausalLM::to(at::ScalarType dtype, at::Device device) {
   }
   dtype_ = dtype;
   device_ = device;
+  if (mixed_) set_mixed_precision(true);
+}
+
+// The float32 islands of mixed precision: embeddings and norm weights (lm_head and score are GEMMs).
+std::vector<at::Tensor*> CausalLM::float32_islands() {
+  std::vector<at::Tensor*> out = {&embed_, &final_norm_};
+  for (DecoderLayer& L : layers_)
+    for (at::Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.q_norm, &L.attn.k_norm}) out.push_back(t);
+  return out;
+}
+
+at::ScalarType CausalLM::slot_dtype(Slot s) const {
+  const bool island = s == Slot::Embed || s == Slot::FinalNorm || s == Slot::InputNorm || s == Slot::PostNorm ||
+                      s == Slot::QNorm || s == Slot::KNorm;
+  return mixed_ && island ? at::kFloat : dtype_;
+}
+
+void CausalLM::set_mixed_precision(bool on) {
+  on = on && (dtype_ == at::kBFloat16 || dtype_ == at::kHalf);
+  const at::ScalarType island = on ? at::kFloat : dtype_;
+  for (at::Tensor* t : float32_islands()) {
+    if (!t->defined() || t->scalar_type() == island) continue;
+    const bool rg = t->requires_grad();
+    *t = t->detach().to(island);
+    if (rg) t->set_requires_grad(true);
+  }
+  mixed_ = on;
 }
 
 void CausalLM::set_requires_grad(bool on) {
@@ -219,7 +246,8 @@ at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positio
   if (config_.scale_embeddings)
     x = x * at::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)), x.options());
 
-  const RopeTables rope = rope_tables(inv_freq_, pos, dtype_);
+  // Mixed precision computes RoPE in float32, as HF under autocast (its tables follow the float32 stream).
+  const RopeTables rope = rope_tables(inv_freq_, pos, mixed_ ? at::kFloat : dtype_);
 
   // Keys: cached slots first, then the new tokens.
   const bool cached = cache != nullptr && !cache->empty();
@@ -249,6 +277,7 @@ at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positio
   in.rope = &rope;
   in.cache = cache;
   in.mode = mode_;
+  in.compute = dtype_;
   // Packed rows (and sliding windows): each query's first visible key, so attention skips the slots of
   // the examples before its own.
   std::map<int64_t, at::Tensor> key_begins;
@@ -262,7 +291,7 @@ at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positio
                                                            : decoder_layer_forward(layers_[l], x, in);
   }
   if (cache) cache->commit(pos, new_mask);
-  return rms_norm(x, final_norm_, config_.rms_norm_eps, config_.norm_plus_one);
+  return rms_norm(x, final_norm_, config_.rms_norm_eps, config_.norm_plus_one, dtype_);
 }
 
 at::Tensor position_ids_from_mask(const at::Tensor& mask) {

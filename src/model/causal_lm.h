@@ -57,7 +57,8 @@ class CausalLM {
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& positions, const AttentionLayout& layout,
                      KvCache* cache = nullptr) const;
 
-  // [V, hidden]: lm_head.weight, or the embedding matrix for tied models.
+  // [V, hidden] in the compute dtype: lm_head.weight, or the embedding matrix for tied models (a
+  // differentiable cast of the float32 embeddings under mixed precision).
   at::Tensor lm_head_weight() const;
   // Full logits [..., V] (compute dtype) for the given hidden states. For log-probs over many positions
   // use score() (scorer.h), which never builds them for all positions.
@@ -99,8 +100,20 @@ class CausalLM {
   // recomputes the layer in backward (gradient_checkpoint.h).
   bool gradient_checkpointing() const { return checkpoint_; }
   void set_gradient_checkpointing(bool on) { checkpoint_ = on; }
+  // Mixed precision, as autocast computes a float32 model in bf16/f16: the linear layers keep the
+  // compute dtype, while the embeddings, every norm weight and the residual stream between layers are
+  // float32 (a norm's output is rounded to the compute dtype where a GEMM reads it; RoPE runs in
+  // float32). Small updates to the embeddings and norms then survive (in the compute dtype they round
+  // away) and the elementwise work along the residual stream runs in float32. A no-op for float32 and
+  // float64 models. Saving still writes the compute dtype.
+  bool mixed_precision() const { return mixed_; }
+  void set_mixed_precision(bool on);
+  // The dtype a weight slot holds: float32 for the islands under mixed precision, else dtype().
+  at::ScalarType slot_dtype(Slot s) const;
 
  private:
+  std::vector<at::Tensor*> float32_islands();
+
   io::ModelConfig config_;
   Json raw_config_;
   std::filesystem::path source_dir_;
@@ -115,6 +128,7 @@ class CausalLM {
   at::Tensor inv_freq_;    // [head_dim / 2] float32 (CPU)
   ForwardMode mode_;
   bool checkpoint_ = false;
+  bool mixed_ = false;
 };
 
 // Switches a model's adapters off for a scope (the reference forward of DPO/KTO/PPO with LoRA).

@@ -38,6 +38,9 @@ struct LayerInputs {
   int64_t index = 0;                 // the layer's index (for the cache)
   int64_t causal_offset = -1;        // >= 0: no query i sees a key slot past i + causal_offset (attend())
   ForwardMode mode;
+  // The linear layers' dtype; under mixed precision the residual stream x is float32 and each norm's
+  // output is rounded to this before the GEMMs read it.
+  at::ScalarType compute = at::kFloat;
 };
 
 // x [B, Tq, hidden] -> [B, Tq, hidden]

@@ -77,7 +77,7 @@ void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* repor
       lin->quant = std::make_shared<const QuantizedWeight>(q.to(model.device()));
       continue;
     }
-    at::Tensor t = tensor_from_view(ckpt.view(w.name)).to(model.device(), model.dtype());
+    at::Tensor t = tensor_from_view(ckpt.view(w.name)).to(model.device(), model.slot_dtype(w.slot));
     at::Tensor& dst = model.slot(w.slot, w.layer);
     const bool rg = dst.defined() && dst.requires_grad();
     dst = t;
@@ -139,6 +139,7 @@ CausalLM load_model(const io::ModelFolder& folder, const LoadOptions& options, L
   check_model_size(config, options.dtype, quant, config_file);
   CausalLM model(config, {.dtype = options.dtype, .device = options.device, .allocate = false});
   model.set_source_dir(folder.dir);
+  model.set_mixed_precision(options.mixed_precision);
   if (std::filesystem::exists(config_file)) model.set_raw_config(raw);
   if (new_head) {
     model.set_head(io::HeadKind::SequenceClassification, options.num_labels);

@@ -29,6 +29,9 @@ struct LoadOptions {
   // quantised already is read as it is (config.json's quantization_config); asking for another
   // quantisation of it is an error.
   QuantizationConfig quantization;
+  // bf16/f16: the embeddings and norm weights are read as float32 (CausalLM::set_mixed_precision), so
+  // a float32 checkpoint keeps their full precision as autocast does.
+  bool mixed_precision = false;
 };
 
 // What loading did besides filling weights (shown to the user as warnings).

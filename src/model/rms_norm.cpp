@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "model/fused_kernels.h"
 #include "model/tensor_convert.h"
 
 namespace prefer::model {
@@ -60,7 +61,31 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
   }
 };
 
+// The fused kernel's version (bf16 output): keeps x and r [...] float32, recomputes h in backward.
+struct FusedRmsNorm : public torch::autograd::Function<FusedRmsNorm> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, double eps, bool plus_one) {
+    auto [y, r] = fused::rms_norm(x, weight, eps, plus_one);
+    ctx->save_for_backward({x, weight, r});
+    ctx->saved_data["plus_one"] = plus_one;
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    auto [dx, dw] = fused::rms_norm_backward(grads[0], saved[0], saved[1], saved[2], ctx->saved_data["plus_one"].toBool(),
+                                             ctx->needs_input_grad(0), ctx->needs_input_grad(1));
+    return {dx, dw.defined() ? dw.to(saved[1].scalar_type()) : dw, at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool plus_one, at::ScalarType out) {
+  const bool fusable = out == at::kBFloat16 && x.device().type() == at::kCPU && x.is_contiguous() &&
+                       (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) && weight.dim() == 1;
+  if (!fusable) return rms_norm(x, weight, eps, plus_one).to(out);
+  if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return FusedRmsNorm::apply(x, weight, eps, plus_one);
+  return fused::rms_norm(x, weight, eps, plus_one).first;
+}
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool plus_one) {
   if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()))

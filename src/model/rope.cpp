@@ -1,8 +1,11 @@
 #include "model/rope.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
+
+#include "model/fused_kernels.h"
 
 namespace prefer::model {
 
@@ -38,7 +41,30 @@ RopeTables rope_tables(const at::Tensor& inv_freq, const at::Tensor& positions, 
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// bf16 x: the rotation in float32 rounded once (fused_kernels.h); backward rotates the gradient back.
+struct FusedRope : public torch::autograd::Function<FusedRope> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+    ctx->save_for_backward({cos, sin});
+    return fused::rope(x, cos, sin, /*inverse=*/false);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    return {fused::rope(grads[0].to(at::kBFloat16).contiguous(), saved[0], saved[1], /*inverse=*/true), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
 at::Tensor apply_rope(const at::Tensor& x, const RopeTables& t) {
+  if (fused::eligible({x}) && x.dim() == 4 && t.cos.dim() == 3 && t.cos.size(0) == x.size(0) && t.cos.size(1) == x.size(1)) {
+    if (at::GradMode::is_enabled() && x.requires_grad()) return FusedRope::apply(x, t.cos, t.sin);
+    return fused::rope(x, t.cos, t.sin, /*inverse=*/false);
+  }
   // x [B, T, heads, D]; tables broadcast over heads.
   const int64_t half = x.size(-1) / 2;
   at::Tensor x1 = x.narrow(-1, 0, half);

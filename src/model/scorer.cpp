@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "model/causal_lm.h"
+#include "model/fused_kernels.h"
 #include "model/tensor_convert.h"
 #include "util/error.h"
 
@@ -18,7 +19,7 @@ using torch::autograd::variable_list;
 
 // Logits of one chunk of rows in the accumulate dtype: [c, V].
 at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, at::ScalarType acc) {
-  return at::matmul(h, w.t()).to(acc);
+  return fused::convert(at::matmul(h, w.t()), acc);
 }
 
 // log p(target) per row, computed chunk by chunk; backward recomputes each chunk's logits.
@@ -85,7 +86,7 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
       // softmax in place in the recomputed logits: one [c, V] buffer per chunk.
       at::Tensor dlogits = chunk_logits(hc, w, acc).sub_(lse.narrow(0, s, c).unsqueeze(1)).exp_().mul_(gc.neg());
       dlogits.scatter_add_(1, targets.narrow(0, s, c).unsqueeze(1), gc);
-      at::Tensor d = dlogits.to(h.scalar_type());  // [c, V]
+      at::Tensor d = fused::convert(dlogits, h.scalar_type());  // [c, V]
       if (want_h) dh.narrow(0, s, c).copy_(at::matmul(d, w));
       if (want_w) {
         if (d.scalar_type() == acc) dw.addmm_(d.t(), hc);  // in place: no [V, H] temporary

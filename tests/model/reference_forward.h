@@ -53,10 +53,12 @@ inline at::Tensor rmsnorm(const at::Tensor& x, const at::Tensor& w, double eps, 
   at::Tensor y = x / (x.pow(2).mean(-1, true) + eps).sqrt();
   return y * (plus_one ? w + 1 : w);
 }
-inline at::Tensor lin(const Weights& w, const std::string& p, const at::Tensor& x) {
-  at::Tensor y = at::matmul(x, W(w, p + ".weight").t());
-  if (has(w, p + ".bias")) y = y + W(w, p + ".bias");
-  return y;
+// Rounds to `to` and back (autocast's casts around a GEMM); identity for float64.
+inline at::Tensor rnd(const at::Tensor& t, at::ScalarType to) { return to == at::kDouble ? t : t.to(to).to(at::kDouble); }
+inline at::Tensor lin(const Weights& w, const std::string& p, const at::Tensor& x, at::ScalarType gemm = at::kDouble) {
+  at::Tensor y = at::matmul(rnd(x, gemm), rnd(W(w, p + ".weight"), gemm).t());
+  if (has(w, p + ".bias")) y = y + rnd(W(w, p + ".bias"), gemm);
+  return rnd(y, gemm);
 }
 inline at::Tensor act(const at::Tensor& x, io::Activation a) {
   switch (a) {
@@ -78,8 +80,11 @@ inline void rope_inplace(double* v, int64_t D, double p, const std::vector<doubl
 }
 }  // namespace detail
 
-// Logits [n, V] (float64) of one unpadded sequence with positions 0..n-1.
-inline at::Tensor reference_logits(const io::ModelConfig& c, const Weights& w, const std::vector<int64_t>& ids) {
+// Logits [n, V] (float64) of one unpadded sequence with positions 0..n-1. `gemm` = bf16/f16 models
+// autocast: every GEMM's inputs and output are rounded to it (q and k after RoPE, v, the attention
+// probabilities, the LM head), everything else stays float64.
+inline at::Tensor reference_logits(const io::ModelConfig& c, const Weights& w, const std::vector<int64_t>& ids,
+                                   at::ScalarType gemm = at::kDouble) {
   using namespace detail;
   const int64_t n = static_cast<int64_t>(ids.size()), D = c.head_dim, Hq = c.num_attention_heads,
                 Hkv = c.num_key_value_heads, G = Hq / Hkv;
@@ -91,9 +96,9 @@ inline at::Tensor reference_logits(const io::ModelConfig& c, const Weights& w, c
     const std::string p = "model.layers." + std::to_string(l);
     const int64_t window = c.layer_window[static_cast<size_t>(l)];
     at::Tensor h = rmsnorm(x, W(w, p + ".input_layernorm.weight"), c.rms_norm_eps, c.norm_plus_one);
-    at::Tensor q = lin(w, p + ".self_attn.q_proj", h).view({n, Hq, D}).contiguous();
-    at::Tensor k = lin(w, p + ".self_attn.k_proj", h).view({n, Hkv, D}).contiguous();
-    at::Tensor v = lin(w, p + ".self_attn.v_proj", h).view({n, Hkv, D}).contiguous();
+    at::Tensor q = lin(w, p + ".self_attn.q_proj", h, gemm).view({n, Hq, D}).contiguous();
+    at::Tensor k = lin(w, p + ".self_attn.k_proj", h, gemm).view({n, Hkv, D}).contiguous();
+    at::Tensor v = lin(w, p + ".self_attn.v_proj", h, gemm).view({n, Hkv, D}).contiguous();
     if (c.qk_norm) {
       q = rmsnorm(q, W(w, p + ".self_attn.q_norm.weight"), c.rms_norm_eps, false).contiguous();
       k = rmsnorm(k, W(w, p + ".self_attn.k_norm.weight"), c.rms_norm_eps, false).contiguous();
@@ -102,6 +107,8 @@ inline at::Tensor reference_logits(const io::ModelConfig& c, const Weights& w, c
       for (int64_t hh = 0; hh < Hq; ++hh) rope_inplace(q[t][hh].data_ptr<double>(), D, static_cast<double>(t), inv);
       for (int64_t hh = 0; hh < Hkv; ++hh) rope_inplace(k[t][hh].data_ptr<double>(), D, static_cast<double>(t), inv);
     }
+    q = rnd(q, gemm);
+    k = rnd(k, gemm);
     at::Tensor out = at::zeros({n, Hq, D}, at::kDouble);
     for (int64_t hh = 0; hh < Hq; ++hh) {
       const int64_t kv = hh / G;
@@ -116,16 +123,16 @@ inline at::Tensor reference_logits(const io::ModelConfig& c, const Weights& w, c
         double mx = -1e300, z = 0;
         for (double e : s) mx = std::max(mx, e);
         for (double& e : s) z += (e = std::exp(e - mx));
-        for (size_t a = 0; a < s.size(); ++a) out[i][hh] += v[js[a]][kv] * (s[a] / z);
+        for (size_t a = 0; a < s.size(); ++a) out[i][hh] += v[js[a]][kv] * rnd(at::scalar_tensor(s[a] / z, at::kDouble), gemm);
       }
     }
-    x = x + lin(w, p + ".self_attn.o_proj", out.view({n, Hq * D}));
+    x = x + lin(w, p + ".self_attn.o_proj", rnd(out, gemm).view({n, Hq * D}), gemm);
     h = rmsnorm(x, W(w, p + ".post_attention_layernorm.weight"), c.rms_norm_eps, c.norm_plus_one);
-    x = x + lin(w, p + ".mlp.down_proj", act(lin(w, p + ".mlp.gate_proj", h), c.activation) * lin(w, p + ".mlp.up_proj", h));
+    x = x + lin(w, p + ".mlp.down_proj", act(lin(w, p + ".mlp.gate_proj", h, gemm), c.activation) * lin(w, p + ".mlp.up_proj", h, gemm), gemm);
   }
   x = rmsnorm(x, W(w, "model.norm.weight"), c.rms_norm_eps, c.norm_plus_one);
   at::Tensor head = c.tie_word_embeddings ? E : W(w, "lm_head.weight");
-  return at::matmul(x, head.t());
+  return rnd(at::matmul(rnd(x, gemm), rnd(head, gemm).t()), gemm);
 }
 
 }  // namespace prefer::model::test
