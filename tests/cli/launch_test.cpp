@@ -157,7 +157,9 @@ TEST(LaunchE2E, SftTokenMeansAcrossWorkers) {
   auto two = test::run_prefer(launch(2, next_port()) + args(2, tmp / "two"));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   expect_same_curves(tmp / "one", tmp / "two", "sft");
-  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "two"), 1e-6);
+  // Two ranks sum the gradient in another order; after 4 Adam steps of lr 1e-3 that leaves ~1e-6
+  // (1.14e-6 measured on an AMD EPYC, Zen 4), while a per-rank mean moves weights by ~1e-4.
+  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "two"), 3e-6);
 }
 
 TEST(LaunchE2E, KilledWorkerEndsTheRunAndTheResumeEqualsAnUninterruptedRun) {
