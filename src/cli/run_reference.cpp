@@ -30,16 +30,20 @@ std::optional<model::CausalLM> frozen_copy(const Json& o, const std::optional<mo
 RunReference::RunReference(const Json& o, const model::ModelSource& source, Policy& policy, int64_t chunk_tokens)
     : ref_source_(ref_source(o)), source_(source), precompute_(cli::get<bool>(o, "precompute_ref_log_probs")),
       quant_(policy.options().quantization),
+      precision_(policy.options().dtype == at::kFloat
+                     ? ""
+                     : std::string(c10::toString(policy.options().dtype)) + (policy.model().mixed_precision() ? " mixed" : " pure")),
       frozen_(frozen_copy(o, ref_source_, source, policy.options().dtype, quant_, policy.model().mixed_precision())),
       ref_(policy.model(), frozen_ ? &*frozen_ : nullptr, chunk_tokens) {}
 
 void RunReference::tabulate(const std::vector<const data::TokenizedDataset*>& sets, const data::BatchOptions& batch,
                             const std::filesystem::path& cache_dir, int64_t batch_size, const char* unit, std::ostream& out) {
-  // A quantised reference computes other log-probs than the dense one: the cache key says which.
+  // A quantised reference, and one in bf16 (mixed or pure), computes other log-probs than the dense
+  // float32 one: the cache key says which.
   uint64_t key = model::model_source_hash(ref_source_ ? *ref_source_ : source_);
-  if (quant_.enabled()) {
+  if (quant_.enabled() || !precision_.empty()) {
     Hasher h;
-    h.update(hex64(key) + " " + quant_.describe());
+    h.update(hex64(key) + " " + (quant_.enabled() ? quant_.describe() : "") + (precision_.empty() ? "" : " " + precision_));
     key = h.digest();
   }
   ref_.use_policy_as_reference(!frozen_.has_value());  // the untrained policy is the starting model

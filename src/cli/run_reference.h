@@ -43,6 +43,7 @@ class RunReference {
   model::ModelSource source_;
   bool precompute_;
   model::QuantizationConfig quant_;
+  std::string precision_;  // "" for float32, else the dtype and whether mixed: part of the table's cache key
   std::optional<model::CausalLM> frozen_;
   train::Reference ref_;
 };
