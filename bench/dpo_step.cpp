@@ -300,7 +300,9 @@ struct Prefer {
     model::LoadOptions lo;
     lo.dtype = bf16 ? at::kBFloat16 : at::kFloat;
     lo.mixed_precision = v.mixed;
-    policy.emplace(model::load_model(in.model_dir, lo));
+    model::LoadOptions policy_lo = lo;
+    policy_lo.keep_full_precision = !lora;  // full fine-tuning: masters from the float32 checkpoint, as prefer dpo
+    policy.emplace(model::load_model(in.model_dir, policy_lo));
     if (lora) {
       policy->set_requires_grad(false);
       model::add_lora(*policy, lora_config(), 0);
@@ -316,6 +318,8 @@ struct Prefer {
       lr = a.lr_full;
     }
     adam.emplace(params);
+    for (const at::Tensor& t : params)
+      if (at::Tensor full = policy->take_full_precision(t); full.defined()) adam->start_master_from(t, full);
     bopt.layout = v.prefix ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
     if (v.aligned) bopt.tokens_multiple_of = 64;
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package prefer needs to build and test, and points the BLAS alternative at
-# OpenBLAS (OpenMP build). Idempotent: installs only what is missing, changes nothing otherwise.
+# OpenBLAS (OpenMP build); Debian's chromium is the browser the report test renders report.html in.
+# Idempotent: installs only what is missing, changes nothing otherwise.
 # Node.js and npm are used for the reference checks against Hugging Face's own JS libraries; they are
 # never apt-installed here (a NodeSource build may already own them), only checked for.
 set -euo pipefail
@@ -11,6 +12,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libonig-dev libutf8proc-dev libcpp-httplib-dev libsnappy-dev libzstd-dev zlib1g-dev libgloo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium
 )
 
 SUDO=""
@@ -56,5 +58,12 @@ if command -v npm >/dev/null 2>&1; then
   if [ ! -d "$ref/node_modules/@huggingface/tokenizers" ] || [ "$ref/package-lock.json" -nt "$ref/node_modules/.package-lock.json" ]; then
     echo "setup: installing the npm reference packages in tools/reference"
     (cd "$ref" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  # The real llama.cpp for the GGUF export checks: node-llama-cpp's prebuilt linux-x64 binary only
+  # (--omit=optional skips its CUDA, Vulkan and ARM builds, ~650 MB; no install script, nothing compiled).
+  llama="$(cd "$(dirname "$0")/.." && pwd)/tools/llama"
+  if [ ! -d "$llama/node_modules/node-llama-cpp" ] || [ "$llama/package-lock.json" -nt "$llama/node_modules/.package-lock.json" ]; then
+    echo "setup: installing node-llama-cpp (llama.cpp) in tools/llama"
+    (cd "$llama" && npm ci --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 fi

@@ -46,5 +46,7 @@ void add_sweep_command(CLI::App& app, GlobalOptions& g);
 void add_ppo_command(CLI::App& app, GlobalOptions& g);
 void add_grpo_command(CLI::App& app, GlobalOptions& g);
 void add_rloo_command(CLI::App& app, GlobalOptions& g);
+void add_export_command(CLI::App& app, GlobalOptions& g);
+void add_report_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace prefer::cli

@@ -146,11 +146,13 @@ void add_demo_command(CLI::App& app, GlobalOptions& g) {
     out << "\n6. prefer eval: the aligned model against the SFT model on held-out questions, judged by the reward model\n"
            "   (every pair twice, positions swapped)\n";
     run_stage("eval --model " + p + "dpo --reference " + p + "sft --data " + p + "demo-heldout-pairs.jsonl --prompts " + p +
-                  "demo-prompts.jsonl --judge rm:" + p + "rm --no_judge_cache --max_new_tokens 100 --inspect 8 --output_dir " + p + "eval" + threads,
+                  "demo-prompts.jsonl --judge rm:" + p + "rm --no_judge_cache --max_new_tokens 100 --inspect 8 --output_dir " + p + "dpo/eval" + threads,
               out);
+    // The DPO run's report again, now with the evaluation in it (eval/ inside the run folder).
+    run_stage("report " + p + "dpo", out);
 
-    const Json e = read_json_file(work / "eval" / "eval.json");
-    const auto samples = read_jsonl_file(work / "eval" / "samples.jsonl");
+    const Json e = read_json_file(work / "dpo" / "eval" / "eval.json");
+    const auto samples = read_jsonl_file(work / "dpo" / "eval" / "samples.jsonl");
     out << "\n7. Before and after: greedy answers to held-out questions\n";
     for (size_t i = 0; i < samples.size() && i < 4; ++i) {
       const Json& s = samples[i].value;
@@ -163,7 +165,8 @@ void add_demo_command(CLI::App& app, GlobalOptions& g) {
                        100 * e["loss_rate"].get<double>(), 100 * e["win_rate_ci"][0].get<double>(), 100 * e["win_rate_ci"][1].get<double>(),
                        100 * e["preference_accuracy"]["accuracy"].get<double>());
     out << fmt::format("\nEverything is in {}: sft/, rm/, dpo/ (run folders: config.yaml, metrics.jsonl, warnings.jsonl,\n"
-                       "TensorBoard events, final/) and eval/ (eval.json, samples.jsonl, samples.html to read in a browser).\n",
+                       "TensorBoard events, final/, report.html to open in a browser) and dpo/eval/ (eval.json, samples.jsonl,\n"
+                       "samples.html).\n",
                        work.string());
   });
 }

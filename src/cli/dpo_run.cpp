@@ -80,9 +80,8 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   require(o, "output_dir", "where the run is written");
   objectives::DpoConfig dpo = dpo_config(o);
   train::TrainerArgs targs = trainer_args(o, "prefer dpo");
-  const bool use_peft = get<bool>(o, "use_peft");
   const model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
-  model::LoraConfig lora = lora_config(o, get<std::string>(o, "model"));
+  PolicyOptions pol = policy_options(o, source);  // read and checked before the data work
   const std::string layout = get<std::string>(o, "batch_layout");
   if (layout != "concatenated" && layout != "prefix_shared")
     throw Error("must be concatenated or prefix_shared, not '" + layout + "'", {.field = "batch_layout"});
@@ -98,10 +97,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   const data::TokenizedDataset& eval_set = data.eval;
 
   // ---- models ----
-  const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
-  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
-                 .mixed_precision = !get<bool>(o, "pure_bf16")});
+  Policy policy(pol);
   train::DpoRecipeOptions ro;
   ro.dpo = dpo;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");
@@ -154,7 +150,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   mon.mean_rejected_length = train_set.size() ? rejected_tokens / static_cast<double>(train_set.size()) : 0;
   mon.pairs_per_log = static_cast<double>(targs.per_device_train_batch_size * targs.gradient_accumulation_steps * targs.logging_steps);
   trainer.set_monitor(mon);
-  ModelCard card{.method = "DPO", .command = "prefer dpo", .source = source, .adapter = use_peft, .data_hash = data.hash,
+  ModelCard card{.method = "DPO", .command = "prefer dpo", .source = source, .adapter = pol.use_peft, .data_hash = data.hash,
                  .settings = {"beta", "loss_type", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
                               "gradient_accumulation_steps", "max_length", "bf16", "use_peft", "lora_r", "lora_alpha",
                               "precompute_ref_log_probs", "seed"}};
@@ -163,7 +159,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   out << "estimated peak memory: " << mem.describe() << "\n";
   out << fmt::format("dpo: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", train_set.size(), eval_set.size(),
                      trainer.total_steps(), targs.per_device_train_batch_size, targs.gradient_accumulation_steps,
-                     use_peft ? fmt::format("LoRA r={}", lora.r) : std::string("full fine-tuning"), source.describe());
+                     pol.use_peft ? fmt::format("LoRA r={}", pol.lora.r) : std::string("full fine-tuning"), source.describe());
   return run_training(trainer, "aligned", out);
 }
 

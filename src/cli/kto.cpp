@@ -59,9 +59,8 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
     throw Error("is 1, but KTO's KL reference point compares each prompt with another example's completion in the same batch, "
                 "and a batch of one example has no other",
                 {.field = "per_device_train_batch_size", .hint = "use 2 or more (TRL's docs advise 4 or more), or loss_type apo_zero_unpaired"});
-  const bool use_peft = get<bool>(o, "use_peft");
   const model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
-  model::LoraConfig lora = lora_config(o, get<std::string>(o, "model"));
+  PolicyOptions pol = policy_options(o, source);  // read and checked before the data work
   data::PrepareOptions prep = prepare_options(o, data::DatasetKind::Unpaired);
   prep.read.expect.reset();  // pairs are welcome too: unpaired below, as TRL does
   const fs::path cache_dir = prep.cache_dir.value_or(data::default_cache_dir());
@@ -89,10 +88,7 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
   }
 
   // ---- models: the policy, and the reference as DPO has it ----
-  const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
-  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
-                 .mixed_precision = !get<bool>(o, "pure_bf16")});
+  Policy policy(pol);
   train::KtoRecipeOptions ro{.kto = kto, .batch = run_batch_options(o, text), .chunk_tokens = get<int64_t>(o, "chunk_tokens"),
                              .max_length = prep.tokenize.max_length};
   RunReference reference(o, source, policy, ro.chunk_tokens);
@@ -136,7 +132,7 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
   mon.chosen_term_hint = "raise desirable_weight (or lower undesirable_weight)";
   mon.mean_rejected_length = undesirable ? undesirable_tokens / static_cast<double>(undesirable) : 0;
   trainer.set_monitor(mon);
-  ModelCard card{.method = "KTO", .command = "prefer kto", .source = source, .adapter = use_peft, .data_hash = data.hash,
+  ModelCard card{.method = "KTO", .command = "prefer kto", .source = source, .adapter = pol.use_peft, .data_hash = data.hash,
                  .settings = {"beta", "loss_type", "desirable_weight", "undesirable_weight", "learning_rate", "num_train_epochs", "max_steps",
                               "per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "bf16", "use_peft", "lora_r",
                               "lora_alpha", "precompute_ref_log_probs", "seed"}};
@@ -145,7 +141,7 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
   out << "estimated peak memory: " << mem.describe() << "\n";
   out << fmt::format("kto: {} examples ({} desirable, {} undesirable; {} eval), {} steps of {} examples x {} accumulation, {} on {}\n",
                      data.train.size(), desirable, undesirable, data.eval.size(), trainer.total_steps(), targs.per_device_train_batch_size,
-                     targs.gradient_accumulation_steps, use_peft ? fmt::format("LoRA r={}", lora.r) : std::string("full fine-tuning"),
+                     targs.gradient_accumulation_steps, pol.use_peft ? fmt::format("LoRA r={}", pol.lora.r) : std::string("full fine-tuning"),
                      source.describe());
   return run_training(trainer, "aligned", out);
 }

@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
   add_ppo_command(app, g);
   add_grpo_command(app, g);
   add_rloo_command(app, g);
+  add_export_command(app, g);
+  add_report_command(app, g);
   add_serve_command(app, g);
   add_eval_command(app, g);
   add_launch_command(app, g);

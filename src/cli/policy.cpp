@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "cli/quantization_options.h"
+#include "cli/train_options.h"
 #include "model/loader.h"
 #include "model/model_size.h"
 #include "model/save.h"
@@ -20,6 +22,7 @@ model::CausalLM load(const PolicyOptions& o) {
   lo.dtype = o.dtype;
   lo.quantization = o.quantization;
   lo.mixed_precision = o.mixed_precision;
+  lo.keep_full_precision = !o.use_peft;  // full fine-tuning: the optimizer's masters start from them
   if (o.classifier) {
     // A causal LM becomes a classifier with a new head; a classifier stays one.
     io::ModelConfig cfg = io::read_model_config(o.source.base / "config.json");
@@ -47,6 +50,20 @@ model::CausalLM load(const PolicyOptions& o) {
 }
 
 }  // namespace
+
+PolicyOptions policy_options(const Json& o, const model::ModelSource& source) {
+  PolicyOptions p;
+  p.source = source;
+  p.dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
+  p.use_peft = get<bool>(o, "use_peft");
+  p.lora = lora_config(o, get<std::string>(o, "model"));
+  p.seed = static_cast<uint64_t>(get<int64_t>(o, "seed"));
+  p.merge = get<bool>(o, "merge");
+  p.quantization = quantization_config(o);
+  p.gradient_checkpointing = get<bool>(o, "gradient_checkpointing");
+  p.mixed_precision = !get<bool>(o, "pure_bf16");
+  return p;
+}
 
 Policy::Policy(PolicyOptions options) : opt_(std::move(options)), model_(load(opt_)) {
   model_.set_gradient_checkpointing(opt_.gradient_checkpointing);
@@ -104,6 +121,7 @@ void Policy::save_checkpoint(const fs::path& dir) const {
 }
 
 void Policy::load_checkpoint(const fs::path& dir) {
+  model_.drop_full_precision();  // the run continues from the checkpoint's weights and masters
   if (opt_.use_peft) {
     model::remove_lora(model_);
     model::load_adapter(model_, dir);
@@ -137,7 +155,12 @@ void Policy::save_final(const fs::path& dir) const {
 }
 
 void Policy::install(train::TrainingTask& task) {
-  task.trainable = [this] { return trainable(); };
+  task.trainable = [this] {
+    std::vector<train::NamedParam> p = trainable();
+    for (train::NamedParam& x : p) x.initial_master = model_.take_full_precision(x.param);
+    model_.drop_full_precision();
+    return p;
+  };
   task.save_checkpoint = [this](const fs::path& d) { save_checkpoint(d); };
   task.load_checkpoint = [this](const fs::path& d) { load_checkpoint(d); };
   task.save_final = [this](const fs::path& d) { save_final(d); };

@@ -14,6 +14,7 @@
 #include "model/quantized_model.h"
 #include "train/memory_estimate.h"
 #include "train/training_task.h"
+#include "util/json.h"
 
 namespace prefer::cli {
 
@@ -38,6 +39,11 @@ struct PolicyOptions {
   bool mixed_precision = true;
 };
 
+// The options every training command reads the same way: --bf16 / --pure_bf16, --use_peft and the LoRA
+// flags, --seed, --merge, --load_in_4bit / --load_in_8bit and --gradient_checkpointing. The caller sets
+// what is its own (classifier, pad_token_id, vocab_size). Throws for bad LoRA or quantisation flags.
+PolicyOptions policy_options(const Json& o, const model::ModelSource& source);
+
 class Policy {
  public:
   explicit Policy(PolicyOptions options);
@@ -49,7 +55,8 @@ class Policy {
   // What the memory estimate needs of this model: parameters, trainable parameters, weight bytes and
   // sizes, for micro-batches of `batch_tokens` tokens scored `chunk_tokens` positions at a time.
   train::MemoryInputs memory_inputs(int64_t batch_tokens, int64_t chunk_tokens) const;
-  // Fills the task's trainable / save_checkpoint / load_checkpoint / save_final.
+  // Fills the task's trainable / save_checkpoint / load_checkpoint / save_final. trainable (called once,
+  // when the optimizer is made) hands over the checkpoint's float32 values of bf16 weights with them.
   void install(train::TrainingTask& task);
 
  private:

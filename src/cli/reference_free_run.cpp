@@ -30,9 +30,8 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
   require(o, "data", "the preference data");
   require(o, "output_dir", "where the run is written");
   train::TrainerArgs targs = trainer_args(o, "prefer " + m.name);
-  const bool use_peft = get<bool>(o, "use_peft");
   model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
-  model::LoraConfig lora = lora_config(o, get<std::string>(o, "model"));
+  PolicyOptions pol = policy_options(o, source);  // read and checked before the data work
   const std::string layout = get<std::string>(o, "batch_layout");
   if (layout != "concatenated" && layout != "prefix_shared")
     throw Error("must be concatenated or prefix_shared, not '" + layout + "'", {.field = "batch_layout"});
@@ -40,16 +39,14 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
   open_run_folder(o, targs);
 
   // ---- tokenizer (template, special tokens, pad token) and data ----
-  TokenizerSetup tok = setup_tokenizer(o, source, use_peft, targs.output_dir, out);
+  TokenizerSetup tok = setup_tokenizer(o, source, pol.use_peft, targs.output_dir, out);
   RunData data = prepare_run_data(o, tok.text, prep, targs.seed);
   for (const auto& w : data.warnings) out << "warning: " << w << "\n";
 
   // ---- the policy and the task: no reference anywhere ----
-  const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
-  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .vocab_size = tok.grow_vocab,
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
-                 .mixed_precision = !get<bool>(o, "pure_bf16")});
+  pol.source = source;  // as the tokenizer setup left it
+  pol.vocab_size = tok.grow_vocab;
+  Policy policy(pol);
   train::PairRecipeOptions ro;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");
   ro.batch = run_batch_options(o, tok.text);
@@ -97,14 +94,14 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
   for (const char* k : {"learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
                         "max_length", "bf16", "use_peft", "lora_r", "lora_alpha", "seed"})
     settings.push_back(k);
-  ModelCard card{.method = m.title, .command = "prefer " + m.name, .source = source, .adapter = use_peft, .data_hash = data.hash,
+  ModelCard card{.method = m.title, .command = "prefer " + m.name, .source = source, .adapter = pol.use_peft, .data_hash = data.hash,
                  .settings = settings};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   trainer.set_status_metrics({"rewards/margins", "rewards/accuracies"});
   out << "estimated peak memory: " << mem.describe() << " (reference-free: no reference model)\n";
   out << fmt::format("{}: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", m.name, data.train.size(), data.eval.size(),
                      trainer.total_steps(), targs.per_device_train_batch_size, targs.gradient_accumulation_steps,
-                     use_peft ? fmt::format("LoRA r={}", lora.r) : std::string("full fine-tuning"), source.describe());
+                     pol.use_peft ? fmt::format("LoRA r={}", pol.lora.r) : std::string("full fine-tuning"), source.describe());
   return run_training(trainer, "aligned", out);
 }
 

@@ -53,10 +53,8 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
   require(o, "data", "the preference pairs");
   require(o, "output_dir", "where the run is written");
   train::TrainerArgs targs = trainer_args(o, "prefer reward");
-  const bool use_peft = get<bool>(o, "use_peft");
   const model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
-  model::LoraConfig lora = lora_config(o, get<std::string>(o, "model"));
-  lora.task_type = "SEQ_CLS";
+  PolicyOptions pol = policy_options(o, source);  // read and checked before the data work
   train::RewardRecipeOptions ro;
   ro.reward.center_rewards_coefficient = opt<double>(o, "center_rewards_coefficient");
   ro.reward.validate();
@@ -78,13 +76,10 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
   if (eval_dropped > 0) out << fmt::format("warning: {} eval pairs longer than max_length were dropped\n", eval_dropped);
 
   // ---- model and task ----
-  const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
   const std::optional<int32_t> pad = text.tokenizer.pad_id();
-  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .classifier = true, .pad_token_id = pad ? std::optional<int64_t>(*pad)
-                                                         : text.tokenizer.eos_id() ? std::optional<int64_t>(*text.tokenizer.eos_id()) : std::nullopt,
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
-                 .mixed_precision = !get<bool>(o, "pure_bf16")});
+  pol.classifier = true;
+  pol.pad_token_id = pad ? std::optional<int64_t>(*pad) : text.tokenizer.eos_id() ? std::optional<int64_t>(*text.tokenizer.eos_id()) : std::nullopt;
+  Policy policy(pol);
   ro.batch.pad_id = pad.value_or(text.tokenizer.eos_id().value_or(0));
   if (auto m = opt<int64_t>(o, "pad_to_multiple_of")) ro.batch.pad_to_multiple_of = *m;
   ro.batch.tokens_multiple_of = 64;
@@ -127,7 +122,7 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
     r.total_steps = total;
     return train::reward_monitor_rules(r);
   });
-  ModelCard card{.method = "reward model", .command = "prefer reward", .source = source, .adapter = use_peft, .classifier = true,
+  ModelCard card{.method = "reward model", .command = "prefer reward", .source = source, .adapter = pol.use_peft, .classifier = true,
                  .data_hash = data.hash,
                  .settings = {"learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
                               "max_length", "center_rewards_coefficient", "bf16", "use_peft", "lora_r", "lora_alpha", "seed"}};
@@ -136,7 +131,7 @@ RunSummary run_reward(const Json& o, std::ostream& out) {
   out << "estimated peak memory: " << mem.describe() << "\n";
   out << fmt::format("reward: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", train_set.size(), eval_set.size(),
                      trainer.total_steps(), targs.per_device_train_batch_size, targs.gradient_accumulation_steps,
-                     use_peft ? fmt::format("LoRA r={}", lora.r) : std::string("full fine-tuning"), source.describe());
+                     pol.use_peft ? fmt::format("LoRA r={}", pol.lora.r) : std::string("full fine-tuning"), source.describe());
   return run_training(trainer, "reward", out);
 }
 

@@ -58,10 +58,7 @@ RlPrompts read_rl_prompts(const Json& o, const data::TextModel& text, const io::
 RlModelOptions rl_model_options(const Json& o, const model::ModelSource& source, const data::TextModel& text, const io::ModelConfig& cfg,
                                 int64_t completion_length, int64_t forward_batch_size) {
   RlModelOptions mo;
-  mo.policy = {.source = source, .dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat, .use_peft = get<bool>(o, "use_peft"),
-               .lora = lora_config(o, get<std::string>(o, "model")), .seed = static_cast<uint64_t>(get<int64_t>(o, "seed")),
-               .merge = get<bool>(o, "merge"), .quantization = quantization_config(o),
-               .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"), .mixed_precision = !get<bool>(o, "pure_bf16")};
+  mo.policy = policy_options(o, source);
   std::vector<std::string> rms;
   if (o.contains("reward_model") && o.at("reward_model").is_array()) rms = o.at("reward_model").get<std::vector<std::string>>();
   else if (auto one = opt<std::string>(o, "reward_model")) rms.push_back(*one);
@@ -100,6 +97,7 @@ RunSummary run_online(train::OnlineTrainer& trainer, const RlModels& models, con
   out << "roles: " << models.describe() << "\n" << models.memory_report() << "\n" << start_line << "\n";
   train::TrainResult r = trainer.train();
   out << fmt::format("done: {} steps in {:.1f} s; the {} policy is in {}\n", r.steps, r.seconds, method, r.final_dir.string());
+  write_final_report(r, out);
   return summarize_run(r);
 }
 

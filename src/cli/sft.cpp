@@ -50,9 +50,8 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   require(o, "data", "the training data");
   require(o, "output_dir", "where the run is written");
   train::TrainerArgs targs = trainer_args(o, "prefer sft");
-  const bool use_peft = get<bool>(o, "use_peft");
   model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
-  model::LoraConfig lora = lora_config(o, get<std::string>(o, "model"));
+  PolicyOptions pol = policy_options(o, source);  // read and checked before the data work
   Json po = o;
   if (auto f = opt<std::string>(o, "dataset_text_field")) po["text_column"] = *f;
   data::PrepareOptions prep = prepare_options(po, data::DatasetKind::Sft);
@@ -70,7 +69,7 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   open_run_folder(o, targs);
 
   // ---- the tokenizer: template, its special tokens, the pad token ----
-  TokenizerSetup tok = setup_tokenizer(o, source, use_peft, targs.output_dir, out);
+  TokenizerSetup tok = setup_tokenizer(o, source, pol.use_peft, targs.output_dir, out);
   const data::TextModel& text = tok.text;
 
   // ---- data ----
@@ -85,11 +84,9 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   ro.batch = run_batch_options(o, text);
 
   // ---- model and task ----
-  const at::ScalarType dtype = get<bool>(o, "bf16") ? at::kBFloat16 : at::kFloat;
-  Policy policy({.source = source, .dtype = dtype, .use_peft = use_peft, .lora = lora, .seed = targs.seed, .merge = get<bool>(o, "merge"),
-                 .vocab_size = tok.grow_vocab,
-                 .quantization = quantization_config(o), .gradient_checkpointing = get<bool>(o, "gradient_checkpointing"),
-                 .mixed_precision = !get<bool>(o, "pure_bf16")});
+  pol.source = source;  // as the tokenizer setup left it
+  pol.vocab_size = tok.grow_vocab;
+  Policy policy(pol);
   train::SftRecipe recipe(policy.model(), ro);
   train::TrainingTask task;
   recipe.install(task);
@@ -123,7 +120,7 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
     pre.push_back(std::move(w));
   trainer.set_preflight(pre);
   trainer.set_monitor_rules([](int64_t total) { return train::sft_monitor_rules(total); });
-  ModelCard card{.method = "SFT", .command = "prefer sft", .source = source, .adapter = use_peft, .data_hash = data.hash,
+  ModelCard card{.method = "SFT", .command = "prefer sft", .source = source, .adapter = pol.use_peft, .data_hash = data.hash,
                  .settings = {"learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
                               "max_length", "packing", "completion_only_loss", "loss_type", "bf16", "use_peft", "lora_r", "lora_alpha", "seed"}};
   Json shown = o;
@@ -134,7 +131,7 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   out << fmt::format("sft: {} examples ({} eval){}, loss on {}, {} steps of {} x {} accumulation, {} on {}\n", data.train.size(),
                      data.eval.size(), ro.packing ? fmt::format(" packed into rows of {}", ro.max_length) : "",
                      ro.completion_only_loss ? "completions" : "every token", trainer.total_steps(), targs.per_device_train_batch_size,
-                     targs.gradient_accumulation_steps, use_peft ? fmt::format("LoRA r={}", lora.r) : std::string("full fine-tuning"),
+                     targs.gradient_accumulation_steps, pol.use_peft ? fmt::format("LoRA r={}", pol.lora.r) : std::string("full fine-tuning"),
                      source.describe());
   return run_training(trainer, "fine-tuned", out);
 }

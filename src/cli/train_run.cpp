@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cli/memory_plan.h"
+#include "cli/run_report.h"
 #include "cli/train_options.h"
 #include "data/sampler.h"
 #include "train/distributed.h"
@@ -162,9 +163,21 @@ RunSummary summarize_run(const train::TrainResult& r) {
   return summary;
 }
 
+void write_final_report(const train::TrainResult& r, std::ostream& out) {
+  if (!r.main) return;
+  const fs::path run = r.final_dir.parent_path();
+  try {
+    write_run_report({run}, run / "report.html");
+    out << "report: " << (run / "report.html").string() << "\n";
+  } catch (const std::exception& e) {  // the model is saved: a report that cannot be drawn does not fail the run
+    out << "warning: report.html was not written (" << e.what() << "); `prefer report " << run.string() << "` retries\n";
+  }
+}
+
 RunSummary run_training(train::Trainer& trainer, const std::string& method, std::ostream& out) {
   train::TrainResult r = trainer.train();
   out << fmt::format("done: {} steps in {:.1f} s; the {} model is in {}\n", r.steps, r.seconds, method, r.final_dir.string());
+  write_final_report(r, out);
   return summarize_run(r);
 }
 

@@ -72,6 +72,8 @@ std::string model_card_text(const ModelCard& card, const Json& options, const tr
 RunSummary summarize_run(const train::TrainResult& result);
 
 // Trains, writes the summary line, and returns what the run produced.
+// report.html in the run folder of a finished run (rank 0 only), and a line saying where it is.
+void write_final_report(const train::TrainResult& r, std::ostream& out);
 RunSummary run_training(train::Trainer& trainer, const std::string& method, std::ostream& out);
 
 // Registers a training command whose options are `options` (flags and --config YAML) and whose work is

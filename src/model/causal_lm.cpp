@@ -120,6 +120,7 @@ at::Tensor CausalLM::logits(const at::Tensor& hidden) const { return at::matmul(
 void CausalLM::resize_token_embeddings(int64_t n) {
   const int64_t V = config_.vocab_size;
   if (n <= V) return;
+  drop_full_precision();
   at::NoGradGuard ng;
   auto grow = [&](at::Tensor& w) {
     const bool rg = w.requires_grad();
@@ -160,6 +161,7 @@ void CausalLM::set_head(io::HeadKind head, int64_t num_labels) {
 }
 
 void CausalLM::to(at::ScalarType dtype, at::Device device) {
+  drop_full_precision();
   auto convert_to = [&](at::Tensor& t, at::ScalarType type) {
     if (!t.defined()) return;
     const bool rg = t.requires_grad();
@@ -206,7 +208,20 @@ at::ScalarType CausalLM::slot_dtype(Slot s) const {
   return mixed_ && island ? at::kFloat : dtype_;
 }
 
+void CausalLM::keep_full_precision(const at::Tensor& weight, at::Tensor value) {
+  full_precision_[weight.unsafeGetTensorImpl()] = {weight, std::move(value)};
+}
+
+at::Tensor CausalLM::take_full_precision(const at::Tensor& weight) {
+  auto it = full_precision_.find(weight.unsafeGetTensorImpl());
+  if (it == full_precision_.end()) return {};
+  at::Tensor v = std::move(it->second.second);
+  full_precision_.erase(it);
+  return v;
+}
+
 void CausalLM::set_mixed_precision(bool on) {
+  drop_full_precision();
   on = on && (dtype_ == at::kBFloat16 || dtype_ == at::kHalf);
   const at::ScalarType island = on ? at::kFloat : dtype_;
   for (at::Tensor* t : float32_islands()) {

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -111,6 +112,16 @@ class CausalLM {
   // The dtype a weight slot holds: float32 for the islands under mixed precision, else dtype().
   at::ScalarType slot_dtype(Slot s) const;
 
+  // The float32 values of bf16/f16 weights as a float32 checkpoint held them (LoadOptions::
+  // keep_full_precision), kept until the optimizer starts its float32 masters from them: a master made
+  // from the rounded weight would lose what autocast's float32 weights keep, and a first update smaller
+  // than half an ulp would then never move the weight. Keyed by the weight tensor; `take` hands one over
+  // (undefined if none), `drop` frees the rest; to(), set_mixed_precision and resize_token_embeddings,
+  // which replace weights, drop them too.
+  void keep_full_precision(const at::Tensor& weight, at::Tensor value);
+  at::Tensor take_full_precision(const at::Tensor& weight);
+  void drop_full_precision() { full_precision_.clear(); }
+
  private:
   std::vector<at::Tensor*> float32_islands();
 
@@ -129,6 +140,8 @@ class CausalLM {
   ForwardMode mode_;
   bool checkpoint_ = false;
   bool mixed_ = false;
+  // weight -> {the weight (so its address is not reused while keyed), [same shape] float32}
+  std::unordered_map<const c10::TensorImpl*, std::pair<at::Tensor, at::Tensor>> full_precision_;
 };
 
 // Switches a model's adapters off for a scope (the reference forward of DPO/KTO/PPO with LoRA).

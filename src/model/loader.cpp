@@ -38,8 +38,10 @@ double initializer_range(const Json& raw) {
 
 // `fresh`: weights that are initialised by the caller rather than loaded (a new classification head).
 // `quant`: the linear layers it selects are quantised as they are read (or read packed, prequantized).
+// `keep_full`: a float32/float64 tensor read into a bf16/f16 weight also stays as float32
+// (CausalLM::keep_full_precision).
 void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* report, const std::set<std::string>& fresh,
-                  const QuantizationConfig& quant = {}) {
+                  const QuantizationConfig& quant = {}, bool keep_full = false) {
   const io::ModelConfig& c = model.config();
   const std::string where = ckpt.index_path().empty() && !ckpt.shards().empty()
                                 ? ckpt.shards().front()->path().string()
@@ -77,11 +79,15 @@ void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* repor
       lin->quant = std::make_shared<const QuantizedWeight>(q.to(model.device()));
       continue;
     }
-    at::Tensor t = tensor_from_view(ckpt.view(w.name)).to(model.device(), model.slot_dtype(w.slot));
+    const at::Tensor stored = tensor_from_view(ckpt.view(w.name));
+    at::Tensor t = stored.to(model.device(), model.slot_dtype(w.slot));
     at::Tensor& dst = model.slot(w.slot, w.layer);
     const bool rg = dst.defined() && dst.requires_grad();
     dst = t;
     if (rg) dst.set_requires_grad(true);
+    const bool reduced = t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf;
+    if (keep_full && reduced && (info.dtype == io::DType::F32 || info.dtype == io::DType::F64))
+      model.keep_full_precision(dst, stored.to(model.device(), at::kFloat, /*non_blocking=*/false, /*copy=*/true));
   }
   std::vector<std::string> unexpected;
   for (const std::string& name : ckpt.names()) {
@@ -115,7 +121,10 @@ void fill_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* repor
 
 }  // namespace
 
-void load_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* report) { fill_weights(model, ckpt, report, {}); }
+void load_weights(CausalLM& model, const io::Checkpoint& ckpt, LoadReport* report) {
+  model.drop_full_precision();  // they were the replaced weights' values
+  fill_weights(model, ckpt, report, {});
+}
 
 CausalLM load_model(const io::ModelFolder& folder, const LoadOptions& options, LoadReport* report) {
   LoadReport local;
@@ -149,7 +158,8 @@ CausalLM load_model(const io::ModelFolder& folder, const LoadOptions& options, L
     throw Error("no weights in the model folder", {.file = folder.dir.string(), .field = "model.safetensors",
                 .hint = "expected model.safetensors or model.safetensors.index.json"});
   io::Checkpoint ckpt = io::Checkpoint::open_folder(folder.dir);
-  fill_weights(model, ckpt, &rep, new_head ? std::set<std::string>{"score.weight"} : std::set<std::string>{}, quant);
+  fill_weights(model, ckpt, &rep, new_head ? std::set<std::string>{"score.weight"} : std::set<std::string>{}, quant,
+               options.keep_full_precision && !quant.enabled());
   if (new_head) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(options.head_seed);
     at::Tensor w = at::normal(0.0, initializer_range(model.raw_config()), {options.num_labels, config.hidden_size}, gen);

@@ -32,6 +32,10 @@ struct LoadOptions {
   // bf16/f16: the embeddings and norm weights are read as float32 (CausalLM::set_mixed_precision), so
   // a float32 checkpoint keeps their full precision as autocast does.
   bool mixed_precision = false;
+  // bf16/f16 weights read from a float32/float64 checkpoint also keep their float32 values, for the
+  // optimizer's masters of a full fine-tuning run (CausalLM::keep_full_precision; 4 bytes a weight until
+  // the optimizer takes them).
+  bool keep_full_precision = false;
 };
 
 // What loading did besides filling weights (shown to the user as warnings).

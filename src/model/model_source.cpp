@@ -79,6 +79,7 @@ CausalLM load_model_source(const ModelSource& source, const LoadOptions& options
   // Adapters merge into the dense base; the merged model is quantised afterwards.
   LoadOptions dense = options;
   dense.quantization = {};
+  dense.keep_full_precision = false;  // the merged weights are computed in the model's dtype
   CausalLM m = load_model(source.base, dense, report);
   for (const auto& a : source.adapters) {
     load_adapter(m, a);

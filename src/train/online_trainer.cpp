@@ -158,6 +158,7 @@ TrainResult OnlineTrainer::train() {
   for (const auto& p : params) tensors.push_back(p.param);
   dist.broadcast_parameters(tensors);  // one starting point for every rank
   AdamW optimizer(weight_decay_groups(params, ta.weight_decay), {.beta1 = ta.adam_beta1, .beta2 = ta.adam_beta2, .eps = ta.adam_epsilon});
+  start_masters(optimizer, params);
   // PPO steps the schedule once per update (TRL's PPOTrainer), GRPO and RLOO once per optimizer step.
   const int64_t opt_steps_per_update = args_.passes * args_.steps_per_pass;
   const int64_t schedule_steps = args_.step_is_update ? total_updates_ : total_updates_ * opt_steps_per_update;
@@ -413,6 +414,7 @@ TrainResult OnlineTrainer::train() {
   result.steps = update * step_unit_;
   result.seconds = elapsed_before + clock.seconds();
   result.final_dir = out_dir / "final";
+  result.main = main;
   if (!main) return result;
   AtomicDirectory final_dir(result.final_dir);
   roles_.save_final(final_dir.staging());

@@ -185,7 +185,25 @@ void AdamW::init_state(Slot& slot) const {
   const auto opts = p.options().dtype(state_dtype(p)).requires_grad(false);
   slot.state.exp_avg = at::zeros(p.sizes(), opts);
   slot.state.exp_avg_sq = at::zeros(p.sizes(), opts);
-  if (needs_master(p)) slot.state.master = p.detach().to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+  if (needs_master(p) && !slot.state.master.defined()) slot.state.master = p.detach().to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+}
+
+void start_masters(AdamW& optimizer, std::vector<NamedParam>& params) {
+  for (NamedParam& p : params)
+    if (p.initial_master.defined()) optimizer.start_master_from(p.param, std::move(p.initial_master));
+}
+
+void AdamW::start_master_from(const at::Tensor& param, at::Tensor value) {
+  for (Slot& s : slots_) {
+    if (!s.param.is_same(param)) continue;
+    if (!needs_master(param)) throw Error("a " + std::string(c10::toString(param.scalar_type())) + " parameter has no master copy", {.field = "parameter"});
+    if (s.state.step != 0) throw Error("the parameter has been updated already; its master cannot be replaced", {.field = "parameter"});
+    if (!value.sizes().equals(param.sizes()))
+      throw Error("a master of shape " + shape_string(value.sizes()) + " for a parameter of shape " + shape_string(param.sizes()), {.field = "parameter"});
+    s.state.master = value.to(param.device(), at::kFloat).contiguous();
+    return;
+  }
+  throw Error("not a parameter of this optimizer", {.field = "parameter"});
 }
 
 void AdamW::step(double lr) {

@@ -12,7 +12,8 @@
 // bfloat16 or float16 parameter the optimizer also keeps a float32 *master copy*: the update above runs on
 // the master and the parameter receives its rounded value. Without it, updates smaller than half a
 // bfloat16 ulp (2^-8 relative: lr 1e-6 on weights near 1) would be rounded away every step and such a run
-// would not train. The master is created from the parameter at its first step and is part of the saved
+// would not train. The master is created from the parameter at its first step (or given, from the
+// checkpoint's float32 values: start_master_from) and is part of the saved
 // state, so a resumed run continues from the unrounded values. torch.optim.AdamW keeps state in the
 // parameter's dtype instead; for float32 parameters the two are the same computation.
 //
@@ -46,12 +47,18 @@ struct ParamGroup {
 struct NamedParam {
   std::string name;  // as in the checkpoint: "model.layers.0.self_attn.q_proj.weight"
   at::Tensor param;
+  // Optional, for a bf16/f16 param: the float32 value its master starts from (AdamW::start_master_from).
+  at::Tensor initial_master;
 };
 
 // transformers' rule for which parameters decay: not biases, not normalisation weights. A name decays
 // unless it ends in "bias" or contains "norm" (case-insensitive, which covers "layernorm", "LayerNorm",
 // "input_layernorm", "q_norm", "rmsnorm").
 bool decays(std::string_view name);
+
+class AdamW;
+// start_master_from for every parameter that brings an initial_master (which it moves out).
+void start_masters(AdamW& optimizer, std::vector<NamedParam>& params);
 
 // Two groups in this order: {decaying params, weight_decay} and {the others, 0}, each in the given order
 // (so parameter indices are stable across runs with the same model). A group may be empty.
@@ -66,6 +73,11 @@ class AdamW {
 
   // Drops every gradient (torch's zero_grad(set_to_none=True), the default since torch 2.0).
   void zero_grad();
+  // The float32 master of `param` (one of this optimizer's bf16/f16 parameters, not yet stepped) starts
+  // from `value` instead of the parameter's rounded value: the checkpoint's float32 weight, which is
+  // what autocast's float32 parameters start from. Throws prefer::Error for an unknown parameter, a
+  // shape that differs, or a parameter that needs no master.
+  void start_master_from(const at::Tensor& param, at::Tensor value);
   // One update of every parameter that has a gradient, under NoGradGuard.
   void step(double lr);
   // Number of step() calls since construction or since the loaded state was saved.

@@ -299,6 +299,7 @@ TrainResult Trainer::train() {
   dist.broadcast_parameters(tensors);  // one starting point for every rank (rank 0's, loaded or initialised)
   AdamW optimizer(weight_decay_groups(params, args_.weight_decay),
                   {.beta1 = args_.adam_beta1, .beta2 = args_.adam_beta2, .eps = args_.adam_epsilon});
+  start_masters(optimizer, params);
   ScheduleOptions so;
   so.type = parse_schedule_type(args_.lr_scheduler_type);
   so.total_steps = total_steps_;
@@ -549,6 +550,7 @@ TrainResult Trainer::train() {
   result.steps = step;
   result.seconds = elapsed_before + clock.seconds();
   result.final_dir = out_dir / "final";
+  result.main = main;
   if (!main) return result;
   AtomicDirectory final_dir(out_dir / "final");
   if (!metric.empty() && fs::exists(best_dir / "best_state.json")) {

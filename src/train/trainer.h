@@ -89,6 +89,7 @@ struct TrainResult {
   std::vector<Json> log;  // every metrics.jsonl row of this process (train and eval)
   std::vector<TrainingWarning> warnings;  // every warning raised by this process (pre-flight included)
   std::filesystem::path final_dir;
+  bool main = true;  // this process is rank 0 (the one that writes final/ and the report)
 };
 
 class Trainer {

@@ -15,11 +15,11 @@ TEST(DemoE2E, TellsTheWholeStory) {
   EXPECT_NE(r.output.find("LlamaForCausalLM"), std::string::npos);
   for (const char* stage : {"$ prefer data validate", "$ prefer sft", "$ prefer reward", "$ prefer dpo", "$ prefer eval"})
     EXPECT_NE(r.output.find(stage), std::string::npos) << stage;
-  Json e = read_json_file(tmp / "demo" / "eval" / "eval.json");
+  Json e = read_json_file(tmp / "demo" / "dpo" / "eval" / "eval.json");
   EXPECT_GE(e["win_rate"].get<double>(), 0.6) << r.output;
   EXPECT_GE(e["preference_accuracy"]["accuracy"].get<double>(), 0.9);
   int sft_verbose = 0, aligned_concise = 0;
-  for (const auto& s : read_jsonl_file(tmp / "demo" / "eval" / "samples.jsonl")) {
+  for (const auto& s : read_jsonl_file(tmp / "demo" / "dpo" / "eval" / "samples.jsonl")) {
     sft_verbose += s.value["completion_reference"].get<std::string>().rfind(" Well,", 0) == 0;
     const std::string a = s.value["completion_model"].get<std::string>();
     aligned_concise += a == " I am not sure." || a.rfind(" It is ", 0) == 0;
@@ -28,7 +28,7 @@ TEST(DemoE2E, TellsTheWholeStory) {
   EXPECT_GE(aligned_concise, 20);  // after, mostly the good one
   std::smatch m;
   EXPECT_TRUE(std::regex_search(r.output, m, std::regex(R"(The aligned model wins (\d+)% of 32 held-out questions)"))) << r.output;
-  for (const char* f : {"sft/final/model.safetensors", "rm/final/config.json", "dpo/final/adapter_model.safetensors", "eval/samples.html"})
+  for (const char* f : {"sft/final/model.safetensors", "rm/final/config.json", "dpo/final/adapter_model.safetensors", "dpo/eval/samples.html", "dpo/report.html", "sft/report.html"})
     EXPECT_TRUE(std::filesystem::exists(tmp / "demo" / f)) << f;
 }
 

@@ -118,5 +118,33 @@ TEST(MixedPrecisionModel, LoaderReadsIslandsAtFullPrecisionAndSavesTheComputeDty
   EXPECT_TRUE(at::equal(back.slot(Slot::Embed), f32.slot(Slot::Embed).to(at::kBFloat16).to(at::kFloat)));
 }
 
+TEST(MixedPrecisionModel, LoaderKeepsFloat32ValuesOfBf16WeightsUntilTaken) {
+  io::ModelConfig cfg = test::tiny_config("LlamaForCausalLM");
+  CausalLM f32(cfg, {.dtype = at::kFloat});
+  test::randomize(f32, 6);
+  prefer::test::TempDir dir;
+  save_pretrained(f32, dir.path() / "m");
+  CausalLM m = load_model(dir.path() / "m", {.dtype = at::kBFloat16, .mixed_precision = true, .keep_full_precision = true});
+  const at::Tensor q = m.slot(Slot::QProj, 1);
+  ASSERT_EQ(q.scalar_type(), at::kBFloat16);
+  at::Tensor full = m.take_full_precision(q);
+  ASSERT_TRUE(full.defined());
+  EXPECT_EQ(full.scalar_type(), at::kFloat);
+  EXPECT_TRUE(at::equal(full, f32.slot(Slot::QProj, 1)));  // the file's values, not bf16's rounding
+  EXPECT_FALSE(at::equal(full, q.to(at::kFloat)));
+  EXPECT_FALSE(m.take_full_precision(q).defined());  // handed over once
+  // Float32 islands need no copy; replacing weights drops the rest.
+  EXPECT_FALSE(m.take_full_precision(m.slot(Slot::Embed)).defined());
+  ASSERT_TRUE(m.take_full_precision(m.slot(Slot::UpProj, 0)).defined());
+  load_weights(m, io::Checkpoint::open_folder(dir.path() / "m"));
+  EXPECT_FALSE(m.take_full_precision(m.slot(Slot::DownProj, 0)).defined());
+  // Not asked for, or a bf16 checkpoint: nothing kept.
+  CausalLM plain = load_model(dir.path() / "m", {.dtype = at::kBFloat16, .mixed_precision = true});
+  EXPECT_FALSE(plain.take_full_precision(plain.slot(Slot::QProj, 1)).defined());
+  save_pretrained(plain, dir.path() / "bf16");
+  CausalLM from16 = load_model(dir.path() / "bf16", {.dtype = at::kBFloat16, .keep_full_precision = true});
+  EXPECT_FALSE(from16.take_full_precision(from16.slot(Slot::QProj, 1)).defined());
+}
+
 }  // namespace
 }  // namespace prefer::model

@@ -7,6 +7,7 @@
 
 #include "test_util.h"
 #include "train/state_file.h"
+#include "util/error.h"
 
 namespace prefer::train {
 
@@ -130,6 +131,42 @@ TEST(AdamW, Bfloat16ParametersKeepAFloat32Master) {
   EXPECT_LT(p16[0].item<float>(), 1.0f);  // ~0.995 -> 0.99609375 in bf16
   EXPECT_EQ(opt16.state_bytes(), 4 * 4 * 3);
   EXPECT_EQ(opt32.state_bytes(), 4 * 4 * 2);
+}
+
+TEST(AdamW, MasterStartsFromGivenFloat32Values) {
+  // The weights a float32 checkpoint holds, and their bf16 rounding as the model computes with them.
+  // Adam's first step moves each weight by lr * g / (|g| + eps) (bias corrections cancel): with lr 1e-5,
+  // about a tenth of a bf16 ulp at 0.02. From the rounded weights nothing moves; from the float32 values
+  // the weights near a rounding boundary cross it, as they do for autocast's float32 parameters.
+  at::Generator gen = at::detail::createCPUGenerator(7);
+  at::Tensor w32 = at::randn({4096}, gen, at::kFloat) * 0.02;
+  at::Tensor g = at::randn({4096}, gen, at::kFloat);
+  at::Tensor seeded = leaf(w32.to(at::kBFloat16)), rounded = leaf(w32.to(at::kBFloat16));
+  AdamW a({seeded}), b({rounded});
+  a.start_master_from(seeded, w32.clone());
+  for (auto* p : {&seeded, &rounded}) set_grad(*p, g);
+  a.step(1e-5);
+  b.step(1e-5);
+  at::Tensor gd = g.to(at::kDouble);
+  at::Tensor expect = (w32.to(at::kDouble) - 1e-5 * gd / (gd.abs() + 1e-8)).to(at::kFloat);
+  EXPECT_LT((a.state(0).master - expect).abs().max().item<float>(), 1e-8);  // float32 rounding; the step is 1e-5
+  EXPECT_TRUE(at::equal(seeded.detach(), a.state(0).master.to(at::kBFloat16)));
+  // From |w| >= 2^-7 up, half a bf16 ulp (>= 2^-15 = 3.1e-5) exceeds the step: rounded away there.
+  at::Tensor big = w32.abs().ge(1.0 / 128);
+  at::Tensor start = w32.to(at::kBFloat16);
+  EXPECT_TRUE(at::equal(rounded.detach().masked_select(big), start.masked_select(big)));
+  const int64_t moved = seeded.detach().ne(start).logical_and(big).sum().item<int64_t>();
+  EXPECT_GT(moved, 100);  // about a tenth of the ~2800 weights there
+  EXPECT_LT(moved, 1000);
+
+  at::Tensor f = leaf(at::zeros({2}));
+  AdamW c({f});
+  EXPECT_THROW(c.start_master_from(f, at::zeros({2})), Error);          // float32 needs no master
+  EXPECT_THROW(a.start_master_from(seeded, w32), Error);                // already stepped
+  EXPECT_THROW(c.start_master_from(leaf(at::zeros({2}, at::kBFloat16)), at::zeros({2})), Error);  // not its parameter
+  at::Tensor h = leaf(at::zeros({3}, at::kBFloat16));
+  AdamW d({h});
+  EXPECT_THROW(d.start_master_from(h, at::zeros({4})), Error);          // shape
 }
 
 TEST(AdamW, ParametersWithoutGradientAreSkipped) {
