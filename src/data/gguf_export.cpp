@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <map>
 
 #include "data/gguf_vocab.h"
@@ -96,7 +97,51 @@ void check_representable(const io::ModelConfig& c, const std::string& arch, cons
     throw Error("llama.cpp's " + arch + " architecture has no MLP biases", {.file = file, .field = "mlp_bias"});
 }
 
+// The GGUF tensor a weight becomes, with llama's rope permutation where the architecture needs it:
+// rows of q/k weights (and of a LoRA B that writes into them).
+at::Tensor for_gguf(const std::string& gguf, at::Tensor w, const io::ModelConfig& c) {
+  if (arch_of(c) != "llama") return w;
+  if (gguf.find(".attn_q.") != std::string::npos) return permute_rope_rows(w, c.num_attention_heads);
+  if (gguf.find(".attn_k.") != std::string::npos) return permute_rope_rows(w, c.num_key_value_heads);
+  return w;
+}
+
+void add_architecture_metadata(GgufExport& out, const io::ModelConfig& c, const std::string& name) {
+  auto& md = out.file.metadata;
+  md.emplace_back("general.architecture", arch_of(c));
+  md.emplace_back("general.name", name);
+}
+
 }  // namespace
+
+GgufExport gguf_lora_from_model(const model::CausalLM& m, const model::LoraConfig& lc, const std::string& name) {
+  const io::ModelConfig& c = m.config();
+  check_representable(c, arch_of(c), m.source_dir() / "config.json");
+  if (lc.task_type != "CAUSAL_LM")
+    throw Error("GGUF LoRA adapters are for causal LMs; this adapter is " + lc.task_type, {.field = "task_type"});
+  GgufExport out;
+  add_architecture_metadata(out, c, name);
+  auto& md = out.file.metadata;
+  md.emplace_back("general.type", std::string("adapter"));
+  md.emplace_back("adapter.type", std::string("lora"));
+  const double alpha = lc.use_rslora ? lc.lora_alpha * std::sqrt(static_cast<double>(lc.r)) : lc.lora_alpha;
+  md.emplace_back("adapter.lora.alpha", static_cast<float>(alpha));
+  at::NoGradGuard ng;
+  const std::string head = "base_model.model.";
+  for (const auto& [peft, t] : model::lora_parameters(m, lc)) {
+    // base_model.model.<module>.lora_A.weight -> <module>.weight -> blk.N.<tensor>.weight.lora_a
+    const size_t part = peft.rfind(".lora_");
+    if (peft.rfind(head, 0) != 0 || part == std::string::npos)
+      throw Error("'" + peft + "' is not a LoRA matrix of the decoder (GGUF adapters hold only those)", {.field = peft});
+    const std::string gguf = gguf_name(peft.substr(head.size(), part - head.size()) + ".weight");
+    if (gguf.empty()) throw Error("no GGUF tensor for the module of '" + peft + "'", {.field = peft});
+    const bool a = peft.compare(part, 7, ".lora_A") == 0;
+    at::Tensor w = t.detach().to(at::kFloat);
+    if (!a) w = for_gguf(gguf, w, c);  // B's rows are the base weight's rows
+    out.file.tensors.push_back(tensor(gguf + (a ? ".lora_a" : ".lora_b"), w, io::GgmlType::F32));
+  }
+  return out;
+}
 
 io::GgmlType parse_outtype(const std::string& n) {
   if (n == "f32") return io::GgmlType::F32;
@@ -114,8 +159,7 @@ GgufExport gguf_from_model(const model::CausalLM& m, const fs::path& tokenizer_d
   GgufExport out;
   auto& md = out.file.metadata;
   const bool quantized = o.outtype == io::GgmlType::Q8_0 || o.outtype == io::GgmlType::Q4_0;
-  md.emplace_back("general.architecture", arch);
-  md.emplace_back("general.name", o.name.empty() ? m.source_dir().filename().string() : o.name);
+  add_architecture_metadata(out, c, o.name.empty() ? m.source_dir().filename().string() : o.name);
   md.emplace_back("general.file_type", file_type(o.outtype));
   if (quantized) md.emplace_back("general.quantization_version", uint32_t{2});
   auto u = [&](const std::string& k, int64_t v) { md.emplace_back(arch + "." + k, static_cast<uint32_t>(v)); };
@@ -141,13 +185,10 @@ GgufExport gguf_from_model(const model::CausalLM& m, const fs::path& tokenizer_d
   md.insert(md.end(), vocab.metadata.begin(), vocab.metadata.end());
 
   at::NoGradGuard ng;
-  const bool rows_permuted = arch == "llama";
   for (const auto& [hf, t] : m.named_parameters()) {
     const std::string name = gguf_name(hf);
     if (name.empty()) throw Error("no GGUF tensor for '" + hf + "'", {.field = hf});
-    at::Tensor w = t.detach().to(at::kFloat);
-    if (rows_permuted && (name.find(".attn_q.") != std::string::npos || name.find(".attn_k.") != std::string::npos))
-      w = permute_rope_rows(w, name.find(".attn_q.") != std::string::npos ? c.num_attention_heads : c.num_key_value_heads);
+    at::Tensor w = for_gguf(name, t.detach().to(at::kFloat), c);
     if (c.norm_plus_one && name.find("norm.weight") != std::string::npos) w = w + 1;  // llama.cpp's gemma multiplies by w
     io::GgmlType type = w.dim() == 1 ? io::GgmlType::F32 : o.outtype;
     if (io::ggml_block_size(type) > 1 && w.size(-1) % io::ggml_block_size(type) != 0) type = io::GgmlType::F16;

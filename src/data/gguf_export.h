@@ -19,6 +19,7 @@
 
 #include "io/gguf.h"
 #include "model/causal_lm.h"
+#include "model/lora.h"
 
 namespace prefer::data {
 
@@ -34,6 +35,14 @@ struct GgufExport {
 
 // `model` dense (no quantised layers, adapters merged); its tokenizer files in `tokenizer_dir`.
 GgufExport gguf_from_model(const model::CausalLM& model, const std::filesystem::path& tokenizer_dir, const GgufExportOptions& options);
+
+// A LoRA adapter (the one `model` carries, `config` as read from adapter_config.json) as a GGUF adapter
+// file that llama.cpp applies on top of the base model's GGUF (llama_adapter_lora_init; `--lora` of
+// llama-cli): general.type "adapter", adapter.type "lora", adapter.lora.alpha (llama.cpp scales by
+// alpha / r, so rsLoRA's alpha / sqrt(r) is written as alpha * sqrt(r)), and per adapted matrix
+// "<tensor>.lora_a" [r, in] and "<tensor>.lora_b" [out, r] in f32, with llama's q/k rows of B permuted
+// as the base's are. A classifier adapter (modules_to_save) is an error.
+GgufExport gguf_lora_from_model(const model::CausalLM& model, const model::LoraConfig& config, const std::string& name);
 
 // "f32", "f16", "bf16", "q8_0", "q4_0" -> type; anything else an error naming `outtype`.
 io::GgmlType parse_outtype(const std::string& name);

@@ -3,6 +3,7 @@
 // float32 export against the unmerged adapter's forward.
 #include <ATen/ATen.h>
 
+#include "cli/adapter_files.h"
 #include "cli/cli_run.h"
 #include "io/checkpoint.h"
 #include "model/loader.h"
@@ -20,17 +21,6 @@ at::Tensor read(const std::filesystem::path& folder, const std::string& name) {
   return model::tensor_from_view(c.view(name)).to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
 }
 
-// An adapter on llama-tiny with random B (add_lora starts B at 0), saved in PEFT's format.
-void write_adapter(const std::filesystem::path& dir, const model::LoraConfig& c) {
-  model::CausalLM m = model::load_model(test::fixture("models/llama-tiny"));
-  model::add_lora(m, c, 3);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(4);
-  at::NoGradGuard ng;
-  for (auto& [name, t] : model::lora_parameters(m, c))
-    if (name.find("lora_B") != std::string::npos) t.copy_(at::normal(0.0, 0.05, t.sizes(), gen));
-  model::save_adapter(m, c, dir);
-}
-
 at::Tensor last_logits(const model::CausalLM& m) {
   at::Tensor ids = at::arange(1, 9, at::kLong).unsqueeze(0);
   at::NoGradGuard ng;
@@ -43,7 +33,7 @@ TEST(ExportE2E, MergesAnAdapterIntoAnHfFolderInTheChosenDtype) {
   test::TempDir tmp;
   const model::LoraConfig c{.r = 4, .lora_alpha = 8, .target_modules = {"q_proj", "down_proj"},
                             .base_model_name_or_path = test::fixture("models/llama-tiny").string()};
-  write_adapter(tmp / "adapter", c);
+  test::write_random_adapter(test::fixture("models/llama-tiny"), tmp / "adapter", c);
   auto r = test::run_prefer("export --threads 1 --model " + (tmp / "adapter").string() + " --format hf --dtype bfloat16 --output " +
                             (tmp / "bf16").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;

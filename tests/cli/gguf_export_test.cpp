@@ -1,6 +1,7 @@
 // `prefer export --format gguf` on the fixtures, run by the real llama.cpp (tools/llama/greedy.mjs):
 // greedy continuations equal the fixtures' float64 reference ids; the file's vocabulary tokenizes text
 // as prefer's tokenizer does; @huggingface/gguf reads the metadata.
+#include "cli/adapter_files.h"
 #include "cli/cli_run.h"
 #include "llama_cpp_reference.h"
 #include "safetensors_fixture.h"
@@ -69,6 +70,50 @@ TEST(GgufE2E, LlamaCppContinuesTheFixturesAsTheReferenceDoes) {
                             (tmp / "x.gguf").string());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("outtype"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "x.gguf"));
+}
+
+TEST(GgufE2E, ALoraAdapterAppliedByLlamaCppEqualsTheMergedExport) {
+  ASSERT_TRUE(test::llama_cpp_installed()) << "node-llama-cpp: run scripts/setup.sh (npm ci in tools/llama)";
+  test::TempDir tmp;
+  const fs::path base = test::fixture("models/llama-tiny");
+  auto run = [&](const std::string& args) {
+    auto r = test::run_prefer("export --threads 1 " + args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  };
+  run("--model " + base.string() + " --format gguf --outtype f32 --output " + (tmp / "base.gguf").string());
+  // q/k adapters (their B rows take llama's rope permutation), and rsLoRA's alpha / sqrt(r) scale.
+  const std::vector<model::LoraConfig> configs = {
+      {.r = 4, .lora_alpha = 8, .target_modules = {"q_proj", "k_proj", "v_proj", "down_proj"}, .base_model_name_or_path = base.string()},
+      {.r = 4, .lora_alpha = 3, .target_modules = {"all-linear"}, .use_rslora = true, .base_model_name_or_path = base.string()}};
+  Json req = {{"runs", Json::array()}};
+  const auto cases = fixture_cases("llama-tiny");
+  Json c = Json::array();
+  for (const auto& [ids, want] : cases) c.push_back({{"ids", ids}, {"n", 12}});
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const fs::path a = tmp / ("adapter" + std::to_string(i));
+    test::write_random_adapter(base, a, configs[i], 10 + i);
+    run("--model " + a.string() + " --format gguf-lora --output " + (tmp / ("lora" + std::to_string(i) + ".gguf")).string());
+    run("--model " + a.string() + " --format gguf --outtype f32 --output " + (tmp / ("merged" + std::to_string(i) + ".gguf")).string());
+    req["runs"].push_back({{"model", (tmp / "base.gguf").string()}, {"lora", (tmp / ("lora" + std::to_string(i) + ".gguf")).string()}, {"cases", c}});
+    req["runs"].push_back({{"model", (tmp / ("merged" + std::to_string(i) + ".gguf")).string()}, {"cases", c}});
+  }
+  const Json got = test::run_llama_cpp(req, tmp.path());
+  ASSERT_EQ(got["runs"].size(), 2 * configs.size());
+  for (size_t i = 0; i < configs.size(); ++i) {
+    SCOPED_TRACE(i);
+    const Json& lora = got["runs"][2 * i];
+    bool changed = false;
+    for (size_t b = 0; b < cases.size(); ++b) {
+      const std::vector<int64_t> with_lora = lora["cases"][b]["tokens"], merged = got["runs"][2 * i + 1]["cases"][b]["tokens"];
+      EXPECT_EQ(with_lora, merged) << b;
+      changed = changed || with_lora != cases[b].second;
+    }
+    EXPECT_TRUE(changed) << "the adapter should change some continuation of the base";
+  }
+  auto r = test::run_prefer("export --model " + base.string() + " --format gguf-lora --output " + (tmp / "x.gguf").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("adapter"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(tmp / "x.gguf"));
 }
 
