@@ -156,7 +156,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
                               "precompute_ref_log_probs", "seed"}};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   trainer.set_status_metrics({"rewards/margins", "rewards/accuracies"});
-  out << "estimated peak memory: " << mem.describe() << "\n";
+  record_memory_estimate(targs, mem, out);
   out << fmt::format("dpo: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", train_set.size(), eval_set.size(),
                      trainer.total_steps(), targs.per_device_train_batch_size, targs.gradient_accumulation_steps,
                      pol.use_peft ? fmt::format("LoRA r={}", pol.lora.r) : std::string("full fine-tuning"), source.describe());

@@ -138,7 +138,7 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
                               "lora_alpha", "precompute_ref_log_probs", "seed"}};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   trainer.set_status_metrics({"rewards/margins", "kl"});
-  out << "estimated peak memory: " << mem.describe() << "\n";
+  record_memory_estimate(targs, mem, out);
   out << fmt::format("kto: {} examples ({} desirable, {} undesirable; {} eval), {} steps of {} examples x {} accumulation, {} on {}\n",
                      data.train.size(), desirable, undesirable, data.eval.size(), trainer.total_steps(), targs.per_device_train_batch_size,
                      targs.gradient_accumulation_steps, pol.use_peft ? fmt::format("LoRA r={}", pol.lora.r) : std::string("full fine-tuning"),

@@ -98,7 +98,7 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
                  .settings = settings};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   trainer.set_status_metrics({"rewards/margins", "rewards/accuracies"});
-  out << "estimated peak memory: " << mem.describe() << " (reference-free: no reference model)\n";
+  record_memory_estimate(targs, mem, out, " (reference-free: no reference model)");
   out << fmt::format("{}: {} pairs ({} eval), {} steps of {} pairs x {} accumulation, {} on {}\n", m.name, data.train.size(), data.eval.size(),
                      trainer.total_steps(), targs.per_device_train_batch_size, targs.gradient_accumulation_steps,
                      pol.use_peft ? fmt::format("LoRA r={}", pol.lora.r) : std::string("full fine-tuning"), source.describe());

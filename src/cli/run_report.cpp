@@ -34,6 +34,7 @@ struct RunView {
   std::optional<int64_t> total_steps;
   Json eval;  // eval/eval.json, or null
   std::vector<Json> samples;
+  Json data, memory, run;  // data.json, memory.json, run.json (written by the training command), or null
 };
 
 // The complete lines of a JSONL file that may still be growing: a last line without its newline is
@@ -81,6 +82,8 @@ RunView load_run(const fs::path& dir) {
   else if (!ck.empty()) r.status = "not finished (interrupted or still running); last checkpoint: " + ck.filename().string();
   else r.status = "not finished (interrupted or still running); no checkpoint yet";
   if (fs::exists(dir / "eval" / "eval.json")) r.eval = read_json_file(dir / "eval" / "eval.json");
+  for (auto [file, into] : {std::pair{"data.json", &r.data}, std::pair{"memory.json", &r.memory}, std::pair{"run.json", &r.run}})
+    if (fs::exists(dir / file)) *into = read_json_file(dir / file);
   if (fs::exists(dir / "eval" / "samples.jsonl"))
     each_complete_line(dir / "eval" / "samples.jsonl", [&](const Json& j, const ErrorContext&) {
       if (r.samples.size() < 6) r.samples.push_back(j);
@@ -189,6 +192,38 @@ std::string summary_html(const std::vector<RunView>& runs) {
   return h + "</table>\n";
 }
 
+double field(const Json& j, const char* k);
+
+// The data as the run read it (data.json), the memory estimate against the measured peak (memory.json,
+// run.json) and the throughput: one row per run.
+std::string resources_html(const std::vector<RunView>& runs) {
+  std::string h =
+      "<table><tr><th>run</th><th>data</th><th>examples (train / eval)</th><th>truncated / dropped</th><th>data notes</th>"
+      "<th>memory: estimated peak</th><th>measured peak (RSS)</th><th>steps, seconds</th></tr>\n";
+  for (const RunView& r : runs) {
+    const Json& d = r.data;
+    std::string files, notes;
+    if (d.is_object()) {
+      for (const Json& f : d.value("data", Json::array())) files += (files.empty() ? "" : ", ") + escape_html(f.get<std::string>());
+      for (const Json& f : d.value("eval_data", Json::array())) files += "; eval " + escape_html(f.get<std::string>());
+      for (const Json& w : d.value("warnings", Json::array())) notes += "<div>" + escape_html(w.get<std::string>()) + "</div>";
+      files += " (" + escape_html(d.value("kind", "")) + (d.value("conversational", false) ? ", conversational" : "") + ")";
+    }
+    const Json& m = r.memory;
+    const Json& run = r.run;
+    const double peak = run.is_object() ? field(run, "peak_rss_bytes") : NAN;
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", escape_html(r.name),
+                     d.is_object() ? files : "&ndash;",
+                     d.is_object() ? fmt::format("{} / {}", d.value("train_examples", 0), d.value("eval_examples", 0)) : "&ndash;",
+                     d.is_object() ? fmt::format("{} / {}", d.value("truncated", 0), d.value("dropped", 0)) : "&ndash;", notes.empty() ? "none" : notes,
+                     m.is_object() ? escape_html(m.value("estimate", "")) : "&ndash;",
+                     std::isfinite(peak) && peak > 0 ? escape_html(format_bytes(peak)) : "&ndash;",
+                     run.is_object() ? fmt::format("{}, {:.1f} s", run.value("steps", 0), field(run, "seconds")) : "&ndash;");
+  }
+  return h + "</table>\n<p>The measured peak is the resident set of the training process (it includes the executable and "
+             "LibTorch); the estimate counts weights, optimizer state, gradients and activations.</p>\n";
+}
+
 std::string health_html(const std::vector<RunView>& runs) {
   std::string h;
   for (const RunView& r : runs) {
@@ -278,6 +313,7 @@ std::string run_report_html(const std::vector<fs::path>& dirs) {
   h += "<h1>prefer run report: " + escape_html(join(names, ", ")) + "</h1>\n";
   h += "<h2>Runs</h2>\n" + summary_html(runs);
   h += "<h2>Healthy-run checks</h2>\n" + health_html(runs);
+  h += "<h2>Data, memory and time</h2>\n" + resources_html(runs);
   h += "<h2>Curves</h2>\n<p>Solid: train; dashed: eval. Red dashed lines: the steps where a warning fired (W1 ... as listed below; "
        "hover for its text).</p>\n" + charts_html(runs);
   h += "<h2>Warnings</h2>\n" + warnings_html(runs);

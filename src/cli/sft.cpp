@@ -127,7 +127,7 @@ RunSummary run_sft(const Json& o, std::ostream& out) {
   shown["completion_only_loss"] = ro.completion_only_loss;
   trainer.set_model_card([card, shown](const train::TrainResult& r) { return model_card_text(card, shown, r); });
   trainer.set_status_metrics({"mean_token_accuracy"});
-  out << "estimated peak memory: " << mem.describe() << "\n";
+  record_memory_estimate(targs, mem, out);
   out << fmt::format("sft: {} examples ({} eval){}, loss on {}, {} steps of {} x {} accumulation, {} on {}\n", data.train.size(),
                      data.eval.size(), ro.packing ? fmt::format(" packed into rows of {}", ro.max_length) : "",
                      ro.completion_only_loss ? "completions" : "every token", trainer.total_steps(), targs.per_device_train_batch_size,

@@ -13,6 +13,7 @@
 #include "train/distributed.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/memory.h"
 #include "util/strings.h"
 #include "util/yaml.h"
 
@@ -100,7 +101,36 @@ RunData prepare_run_data(const Json& o, const data::TextModel& text, const data:
   h.update(hex64(r.train.content_hash()));
   h.update(hex64(r.eval.content_hash()));
   r.hash = h.digest();
+  // What the data came to, in the run folder for the report (data.json): rank 0 writes it.
+  if (o.contains("output_dir") && o["output_dir"].is_string() && train::Distributed::get().main_process()) {
+    std::vector<std::string> files, evals;
+    for (const fs::path& f : data_files(o, "data")) files.push_back(f.string());
+    for (const fs::path& f : eval_files) evals.push_back(f.string());
+    const Json d = {{"data", files},
+                    {"eval_data", evals},
+                    {"eval_split", eval_split},
+                    {"kind", std::string(data::dataset_kind_name(r.kind))},
+                    {"conversational", r.conversational},
+                    {"train_examples", r.train.size()},
+                    {"eval_examples", r.eval.size()},
+                    {"examples_read", r.stats.examples},
+                    {"truncated", r.stats.truncated},
+                    {"dropped", r.stats.dropped},
+                    {"double_bos_removed", r.stats.double_bos_removed},
+                    {"prefix_mismatches", r.stats.prefix_mismatches},
+                    {"warnings", r.warnings},
+                    {"hash", hex64(r.hash)}};
+    fs::create_directories(get<std::string>(o, "output_dir"));
+    write_json_file(fs::path(get<std::string>(o, "output_dir")) / "data.json", d);
+  }
   return r;
+}
+
+void record_memory_estimate(const train::TrainerArgs& a, const train::MemoryEstimate& mem, std::ostream& out, const std::string& note) {
+  out << "estimated peak memory: " << mem.describe() << note << "\n";
+  if (!train::Distributed::get().main_process()) return;
+  write_json_file(a.output_dir / "memory.json",
+                  {{"estimated_peak_bytes", mem.total()}, {"estimate", mem.describe() + note}, {"physical_memory_bytes", physical_memory_bytes()}});
 }
 
 Json run_fingerprint(const Json& o, const model::ModelSource& model, uint64_t data_hash) {
@@ -167,6 +197,8 @@ void write_final_report(const train::TrainResult& r, std::ostream& out) {
   if (!r.main) return;
   const fs::path run = r.final_dir.parent_path();
   try {
+    // The measured side of the memory plan and the throughput, for the report (run.json).
+    write_json_file(run / "run.json", {{"steps", r.steps}, {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}});
     write_run_report({run}, run / "report.html");
     out << "report: " << (run / "report.html").string() << "\n";
   } catch (const std::exception& e) {  // the model is saved: a report that cannot be drawn does not fail the run

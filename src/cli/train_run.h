@@ -17,6 +17,7 @@
 #include "data/pipeline.h"
 #include "model/model_source.h"
 #include "train/trainer.h"
+#include "train/memory_estimate.h"
 #include "util/json.h"
 
 namespace prefer::cli {
@@ -72,6 +73,10 @@ std::string model_card_text(const ModelCard& card, const Json& options, const tr
 RunSummary summarize_run(const train::TrainResult& result);
 
 // Trains, writes the summary line, and returns what the run produced.
+// Prints the memory estimate and records it in the run folder (memory.json) for the report; `note`
+// follows the estimate's text.
+void record_memory_estimate(const train::TrainerArgs& args, const train::MemoryEstimate& mem, std::ostream& out, const std::string& note = "");
+
 // report.html in the run folder of a finished run (rank 0 only), and a line saying where it is.
 void write_final_report(const train::TrainResult& r, std::ostream& out);
 RunSummary run_training(train::Trainer& trainer, const std::string& method, std::ostream& out);

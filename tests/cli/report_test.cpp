@@ -118,6 +118,10 @@ TEST(ReportE2E, TrainingEndsWithAReportThatChromiumRendersAndTensorBoardFilesRea
   const std::string html((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(html.find("not finished (interrupted or still running)"), std::string::npos);
   EXPECT_NE(html.find("Healthy-run checks"), std::string::npos);
+  // The data as read (24 pairs, eval_split 0.25), the memory estimate and the measured peak.
+  EXPECT_NE(html.find("<td>18 / 6</td>"), std::string::npos);
+  EXPECT_NE(html.find("total "), std::string::npos);
+  EXPECT_TRUE(read_json_file(run / "run.json").value("peak_rss_bytes", 0) > 0);
 
   // Not a run folder: named.
   r = test::run_prefer("report " + (tmp / "cache").string());
