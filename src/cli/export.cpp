@@ -57,7 +57,7 @@ void add_export_command(CLI::App& app, GlobalOptions& g) {
     std::string model, adapter, format = "hf", dtype = "auto", outtype = "f16", output;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("export", "Write a model (adapters merged in) as a Hugging Face folder in a chosen dtype");
+  CLI::App* cmd = app.add_subcommand("export", "Write a model (adapters merged in) as a Hugging Face folder or a GGUF file, or an adapter as a GGUF LoRA");
   cmd->add_option("--model", o->model, "Model folder, run folder or PEFT adapter")->required();
   cmd->add_option("--adapter", o->adapter, "A PEFT adapter merged into --model");
   cmd->add_option("--format", o->format, "hf (a Hugging Face folder), gguf (one file for llama.cpp) or gguf-lora (the adapter alone, for llama.cpp's --lora)")->capture_default_str();
@@ -70,7 +70,8 @@ void add_export_command(CLI::App& app, GlobalOptions& g) {
       throw Error("unknown format '" + o->format + "'", {.field = "format",
                   .hint = "hf (a Hugging Face folder), gguf (llama.cpp) or gguf-lora (a LoRA adapter for llama.cpp)"});
     const fs::path out = o->output;
-    if (fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out)))
+    const bool folder = o->format == "hf";  // an empty folder may be the hf target; a .gguf path must not exist at all
+    if (fs::exists(out) && !(folder && fs::is_directory(out) && fs::is_empty(out)))
       throw Error("already exists; export never replaces it", {.file = out.string(), .field = "output",
                   .hint = "remove it or choose another --output"});
     const model::ModelSource src =

@@ -220,8 +220,31 @@ std::string resources_html(const std::vector<RunView>& runs) {
                      std::isfinite(peak) && peak > 0 ? escape_html(format_bytes(peak)) : "&ndash;",
                      run.is_object() ? fmt::format("{}, {:.1f} s", run.value("steps", 0), field(run, "seconds")) : "&ndash;");
   }
-  return h + "</table>\n<p>The measured peak is the resident set of the training process (it includes the executable and "
-             "LibTorch); the estimate counts weights, optimizer state, gradients and activations.</p>\n";
+  h += "</table>\n<p>The measured peak is the resident set of the training process (it includes the executable and "
+       "LibTorch); the estimate counts weights, optimizer state, gradients and activations.</p>\n";
+  // The validator's report of each training file (prefer data validate).
+  for (const RunView& r : runs) {
+    if (!r.data.is_object() || !r.data.contains("validation")) continue;
+    for (const Json& v : r.data["validation"]) {
+      h += "<h3>" + escape_html((runs.size() > 1 ? r.name + ": " : std::string()) + v.value("file", "")) + "</h3>\n";
+      if (v.contains("not_validated")) {
+        h += "<p>Not validated: " + escape_html(v["not_validated"].get<std::string>()) + "</p>\n";
+        continue;
+      }
+      h += fmt::format("<p>{} records, {} valid, {} errors; {} data, {}.</p>\n", v.value("records", 0), v.value("valid", 0),
+                       v.value("errors_total", 0), escape_html(v.value("kind", "")), escape_html(v.value("style", "")));
+      const Json warnings = v.value("warnings", Json::array());
+      if (warnings.empty()) {
+        h += "<p>The validator raised no warning.</p>\n";
+        continue;
+      }
+      h += "<table><tr><th>check</th><th>validator's warning</th></tr>\n";
+      for (const Json& w : warnings)
+        h += "<tr><td><code>" + escape_html(w.value("check", "")) + "</code></td><td>" + escape_html(w.value("message", "")) + "</td></tr>\n";
+      h += "</table>\n";
+    }
+  }
+  return h;
 }
 
 std::string health_html(const std::vector<RunView>& runs) {

@@ -10,6 +10,7 @@
 #include "cli/run_report.h"
 #include "cli/train_options.h"
 #include "data/sampler.h"
+#include "data/validate.h"
 #include "train/distributed.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -71,6 +72,25 @@ data::PreparedData prepare_files(const std::vector<fs::path>& files, const data:
 
 }  // namespace
 
+// `prefer data validate`'s report of each training file (its record and dataset checks), for the run's
+// report; a file the validator cannot take is recorded with the reason instead of failing the run.
+Json validation_reports(const Json& o, const data::TextModel& text, const data::PrepareOptions& prep) {
+  Json out = Json::array();
+  data::ValidateOptions vo;
+  vo.prepare = prep;
+  vo.eval_split = get<double>(o, "eval_split");
+  for (const fs::path& f : data_files(o, "data")) {
+    try {
+      Json v = data::validate_dataset(f, text, vo);
+      v.erase("show");
+      out.push_back(std::move(v));
+    } catch (const std::exception& e) {
+      out.push_back({{"file", f.string()}, {"not_validated", e.what()}});
+    }
+  }
+  return out;
+}
+
 RunData prepare_run_data(const Json& o, const data::TextModel& text, const data::PrepareOptions& prep, uint64_t seed) {
   RunData r;
   data::PreparedData train = prepare_files(data_files(o, "data"), text, prep, r.warnings);
@@ -119,7 +139,8 @@ RunData prepare_run_data(const Json& o, const data::TextModel& text, const data:
                     {"double_bos_removed", r.stats.double_bos_removed},
                     {"prefix_mismatches", r.stats.prefix_mismatches},
                     {"warnings", r.warnings},
-                    {"hash", hex64(r.hash)}};
+                    {"hash", hex64(r.hash)},
+                    {"validation", validation_reports(o, text, prep)}};
     fs::create_directories(get<std::string>(o, "output_dir"));
     write_json_file(fs::path(get<std::string>(o, "output_dir")) / "data.json", d);
   }

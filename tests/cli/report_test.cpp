@@ -120,6 +120,9 @@ TEST(ReportE2E, TrainingEndsWithAReportThatChromiumRendersAndTensorBoardFilesRea
   EXPECT_NE(html.find("Healthy-run checks"), std::string::npos);
   // The data as read (24 pairs, eval_split 0.25), the memory estimate and the measured peak.
   EXPECT_NE(html.find("<td>18 / 6</td>"), std::string::npos);
+  // The validator's report of the training file: 24 pairs, fewer than its 1,000-pair minimum.
+  EXPECT_NE(html.find("24 records, 24 valid, 0 errors"), std::string::npos);
+  EXPECT_NE(html.find("<code>count</code>"), std::string::npos);
   EXPECT_NE(html.find("total "), std::string::npos);
   EXPECT_TRUE(read_json_file(run / "run.json").value("peak_rss_bytes", 0) > 0);
 
