@@ -2,14 +2,9 @@
 // installed by scripts/setup.sh (npm ci in tools/llama).
 #pragma once
 
-#include <gtest/gtest.h>
-
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <string>
 
+#include "node_json.h"
 #include "util/json.h"
 
 namespace prefer::test {
@@ -21,12 +16,7 @@ inline bool llama_cpp_installed() { return std::filesystem::exists(llama_cpp_dir
 // Runs greedy.mjs on `request` (its "runs": files, token cases, texts) in `tmp` and returns its JSON.
 inline Json run_llama_cpp(const Json& request, const std::filesystem::path& tmp) {
   write_json_file(tmp / "request.json", request);
-  const std::string cmd = "cd '" + llama_cpp_dir().string() + "' && node greedy.mjs '" + (tmp / "request.json").string() + "' > '" +
-                          (tmp / "out.json").string() + "' 2> '" + (tmp / "err.txt").string() + "'";
-  const int rc = std::system(cmd.c_str());
-  std::ifstream e(tmp / "err.txt");
-  EXPECT_EQ(rc, 0) << std::string((std::istreambuf_iterator<char>(e)), {});
-  return read_json_file(tmp / "out.json");
+  return run_node_json(llama_cpp_dir(), "greedy.mjs", "'" + (tmp / "request.json").string() + "'", tmp);
 }
 
 }  // namespace prefer::test

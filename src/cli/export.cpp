@@ -31,9 +31,7 @@ namespace {
 at::ScalarType export_dtype(const std::string& name, const fs::path& base) {
   std::string n = name;
   if (n == "auto") {
-    const fs::path cfg = base / "config.json";
-    const Json raw = fs::exists(cfg) ? read_json_file(cfg) : Json::object();
-    n = raw.value("torch_dtype", raw.value("dtype", std::string("float32")));
+    n = io::read_model_config(base / "config.json").torch_dtype;  // torch_dtype or 5.x's dtype
     if (n.empty()) n = "float32";
   }
   if (n == "bfloat16" || n == "bf16") return at::kBFloat16;

@@ -3,17 +3,16 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "cli/run_health.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/file.h"
 #include "util/json.h"
 #include "util/strings.h"
 #include "util/svg_chart.h"
@@ -42,10 +41,7 @@ struct RunView {
 template <class F>
 void each_complete_line(const fs::path& path, F&& f) {
   if (!fs::exists(path)) return;
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  const std::string text = read_file(path);
   size_t start = 0;
   int64_t line = 0;
   for (size_t nl = text.find('\n'); nl != std::string::npos; start = nl + 1, nl = text.find('\n', start)) {

@@ -7,6 +7,7 @@
 
 #include "cli/cli_run.h"
 #include "cli/run_files.h"
+#include "node_json.h"
 #include "test_util.h"
 #include "util/json.h"
 
@@ -17,15 +18,8 @@ namespace {
 
 fs::path reference_dir() { return fs::path(PREFER_SOURCE_DIR) / "tools" / "reference"; }
 
-// Runs a tools/reference script and parses the JSON it prints.
 Json node_json(const std::string& script, const std::string& args, const fs::path& tmp) {
-  const fs::path out = tmp / (script + ".out"), err = tmp / (script + ".err");
-  const std::string cmd = "cd '" + reference_dir().string() + "' && node " + script + " " + args + " > '" + out.string() + "' 2> '" + err.string() + "'";
-  const int rc = std::system(cmd.c_str());
-  std::ifstream e(err);
-  std::string etext((std::istreambuf_iterator<char>(e)), {});
-  EXPECT_EQ(rc, 0) << script << ": " << etext;
-  return read_json_file(out);
+  return test::run_node_json(reference_dir(), script, args, tmp);
 }
 
 void require_node_packages() {
