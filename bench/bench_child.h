@@ -57,21 +57,21 @@ inline double mean_after_first(const prefer::Json& s) {
   return sum / static_cast<double>(s.size() - 1);
 }
 
-// The model both sides train: "tiny" is the llama-tiny fixture; anything else SmolLM-135M's shape with
-// random weights, written to <tmp>/model by a child process (its memory does not count). Returns the
-// folder and the vocabulary size, or prints why not and returns an empty path.
+// The model both sides train: "tiny" is the llama-tiny fixture; otherwise a bench_config shape (135m,
+// 360m, 1b) with random weights, written to <tmp>/model by a child process (its memory does not count).
+// Returns the folder and the vocabulary size, or prints why not and returns an empty path.
 inline std::pair<std::filesystem::path, int64_t> bench_model(const std::string& name, const std::filesystem::path& tmp) {
   if (name == "tiny") return {std::filesystem::path(PREFER_FIXTURE_DIR) / "models/llama-tiny", 320};
   const std::filesystem::path dir = tmp / "model";
   prefer::Json r = in_child([&] {
-    write_random_model(config_135m(), dir);
+    write_random_model(bench_config(name), dir);
     return prefer::Json::object();
   });
   if (r.contains("error")) {
     std::fprintf(stderr, "preparing the model failed: %s\n", r["error"].get<std::string>().c_str());
     return {};
   }
-  return {dir, config_135m().vocab_size};
+  return {dir, bench_config(name).vocab_size};
 }
 
 // Whether `python` can import torch (the baselines' only dependency); says how to get it when not.

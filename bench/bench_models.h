@@ -6,22 +6,39 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <filesystem>
+#include <stdexcept>
+#include <string>
 
 #include "io/hf_config.h"
 #include "model/causal_lm.h"
 #include "model/save.h"
 #include "util/json.h"
 
-inline prefer::io::ModelConfig config_135m() {
-  // SmolLM-135M's shape (HuggingFaceTB/SmolLM-135M config.json).
-  prefer::Json j = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 576},
-                    {"intermediate_size", 1536}, {"num_hidden_layers", 30}, {"num_attention_heads", 9},
-                    {"num_key_value_heads", 3}, {"vocab_size", 49152}, {"max_position_embeddings", 2048},
-                    {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"tie_word_embeddings", true},
+// The shapes the benchmarks train, random weights (no download):
+//   135m  SmolLM-135M (HuggingFaceTB/SmolLM-135M config.json)
+//   360m  SmolLM-360M (HuggingFaceTB/SmolLM-360M config.json)
+//   1b    Llama-3.2-1B (meta-llama/Llama-3.2-1B config.json; plain RoPE, without its llama3 frequency
+//         scaling, which the eager baseline does not implement and which costs nothing measurable)
+// Anything else is an error listing these.
+inline prefer::io::ModelConfig bench_config(const std::string& name) {
+  struct Shape {
+    int64_t hidden, intermediate, layers, heads, kv_heads, vocab;
+    double theta;
+  };
+  Shape s;
+  if (name == "135m") s = {576, 1536, 30, 9, 3, 49152, 10000.0};
+  else if (name == "360m") s = {960, 2560, 32, 15, 5, 49152, 10000.0};
+  else if (name == "1b") s = {2048, 8192, 16, 32, 8, 128256, 500000.0};
+  else throw std::invalid_argument("unknown benchmark model '" + name + "' (tiny, 135m, 360m or 1b)");
+  prefer::Json j = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", s.hidden},
+                    {"intermediate_size", s.intermediate}, {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads},
+                    {"num_key_value_heads", s.kv_heads}, {"vocab_size", s.vocab}, {"max_position_embeddings", 8192},
+                    {"rms_norm_eps", 1e-5}, {"rope_theta", s.theta}, {"tie_word_embeddings", true},
                     {"hidden_act", "silu"}, {"attention_bias", false}, {"mlp_bias", false}, {"bos_token_id", 1},
                     {"eos_token_id", 2}, {"initializer_range", 0.02}, {"torch_dtype", "float32"}};
   return prefer::io::parse_model_config(j);
 }
+inline prefer::io::ModelConfig config_135m() { return bench_config("135m"); }
 
 // Random weights as transformers initialises them (normal(0, 0.02), norms 1), saved in float32.
 inline void write_random_model(const prefer::io::ModelConfig& c, const std::filesystem::path& dir, uint64_t seed = 7) {

@@ -22,20 +22,29 @@
 //   default        prefer dpo's defaults: every option above (precomputed reference, chunked 1024, grouped,
 //                  prefix-shared, aligned, mixed); "all" is the same set
 //   pure           the defaults with every weight in bf16 (--pure_bf16)
+//   checkpointed   the defaults with gradient checkpointing of every decoder layer (--gradient_checkpointing:
+//                  the memory-saving configuration; each layer's forward runs twice)
 // The prefer step mirrors train::DpoRecipe::step (same calls: data::make_batch, model forward,
 // chunked_token_logprobs with stats, objectives::dpo_loss), split so each phase can be timed: reference,
 // forward, LM head + loss, LM-head backward, body backward, optimizer (clip_grad_norm + AdamW). The
 // first step's loss is also computed through DpoRecipe::step itself (no-grad) and printed as a check.
 //
-// Usage: bench_dpo_step [--model tiny|135m] [--mode lora|full|both] [--precision fp32|bf16|both]
-//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,mixed,default,pure] [--pairs 4]
+// Usage: bench_dpo_step [--model tiny|135m|360m|1b] [--mode lora|full|both] [--precision fp32|bf16|both]
+//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,mixed,default,pure,checkpointed]
+//          [--pairs 4]
 //          [--prompt_len 256] [--completion_min 128] [--completion_max 256] [--steps 3]
 //          [--epoch_pairs 64] (0: no epoch) [--threads 0] [--chunk_tokens 1024] [--no_baseline]
 //          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
 //          [--trace DIR] (each prefer variant's last timed step profiled by ATen op and input shapes:
 //          self time per op, DIR/<mode>-<precision>-<variant>.txt)
+//          [--json FILE] (appends one JSON line per mode and precision: both sides' step times, peaks, losses)
+//          [--limit_gb G] (address-space limit of each side's process: past it a side fails "out of memory"
+//          instead of the machine swapping or its OOM killer choosing a victim)
+//          [--step_limit_s S] (the baseline is stopped after S seconds a step, plus 120 s to load, and
+//          recorded as past the limit)
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,7 +98,12 @@ struct Args {
   std::string python;
   std::string trace;
   double lr_full = 1e-5, lr_lora = 1e-4;
+  std::string json;
+  double limit_gb = 0, step_limit_s = 0;
 };
+
+// --limit_gb as bytes for setrlimit(RLIMIT_AS) in prefer's children (0: none).
+uint64_t g_limit_bytes = 0;
 
 // Self time (an op's time minus the ops it calls) summed by op name and input shapes, largest first.
 void write_op_profile(const torch::autograd::profiler::thread_event_lists& lists, const fs::path& file) {
@@ -159,6 +173,10 @@ Result in_child(F&& f) {
       clear << "5";
     }
     r.start_mb = double(status_kb("VmRSS:")) / 1024.0;
+    if (g_limit_bytes > 0) {
+      struct rlimit lim {g_limit_bytes, g_limit_bytes};
+      setrlimit(RLIMIT_AS, &lim);
+    }
     try {
       f(r);
       r.ok = true;
@@ -251,6 +269,7 @@ struct Variant {
   std::string name;
   bool precompute = false, chunked = false, grouped = false, prefix = false, aligned = false;
   bool mixed = false;  // bf16: float32 embeddings, norms and residual stream (CausalLM::set_mixed_precision)
+  bool checkpoint = false;  // gradient checkpointing of every decoder layer (--gradient_checkpointing)
 };
 
 Variant variant(const std::string& n) {
@@ -263,6 +282,7 @@ Variant variant(const std::string& n) {
   else if (n == "mixed") v.mixed = true;
   else if (n == "default" || n == "all") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = true;
   else if (n == "pure") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = true;  // default, all bf16
+  else if (n == "checkpointed") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = v.checkpoint = true;
   else if (n != "naive") throw std::runtime_error("unknown variant " + n);
   return v;
 }
@@ -303,6 +323,7 @@ struct Prefer {
     model::LoadOptions policy_lo = lo;
     policy_lo.keep_full_precision = !lora;  // full fine-tuning: masters from the float32 checkpoint, as prefer dpo
     policy.emplace(model::load_model(in.model_dir, policy_lo));
+    policy->set_gradient_checkpointing(v.checkpoint);
     if (lora) {
       policy->set_requires_grad(false);
       model::add_lora(*policy, lora_config(), 0);
@@ -495,6 +516,8 @@ Baseline run_baseline(const Args& a, const Inputs& in, bool lora, bool bf16) {
   Baseline b;
   const int threads = a.threads > 0 ? a.threads : int(sysconf(_SC_NPROCESSORS_ONLN));
   std::ostringstream cmd;
+  if (a.limit_gb > 0) cmd << "ulimit -v " << int64_t(a.limit_gb * 1024 * 1024) << "; ";
+  if (a.step_limit_s > 0) cmd << "timeout " << int64_t(a.step_limit_s * double(a.steps) + 120) << " ";
   cmd << a.python << " " << PREFER_SOURCE_DIR << "/bench/baseline/trl_dpo_step.py --model " << in.model_dir << " --batch "
       << in.batch_file << " --threads " << threads << " --precision " << (bf16 ? "bf16" : "fp32") << " --mode "
       << (lora ? "lora" : "full") << " --steps " << a.steps << " --lora_r 16 --lora_alpha 32 --lr "
@@ -509,7 +532,11 @@ Baseline run_baseline(const Args& a, const Inputs& in, bool lora, bool bf16) {
   for (std::string line; std::getline(ls, line);)
     if (!line.empty() && line[0] == '{') last = line;
   if (rc != 0 || last.empty()) {
-    b.error = "baseline failed (rc " + std::to_string(rc) + "): " + out.substr(out.size() > 600 ? out.size() - 600 : 0);
+    const bool oom = out.find("can't allocate memory") != std::string::npos || out.find("MemoryError") != std::string::npos ||
+                     out.find("std::bad_alloc") != std::string::npos;
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 124) b.error = "past the time limit (" + std::to_string(int(a.step_limit_s)) + " s a step)";
+    else if (oom) b.error = "out of memory";
+    else b.error = "baseline failed (rc " + std::to_string(rc) + "): " + out.substr(out.size() > 600 ? out.size() - 600 : 0);
     return b;
   }
   Json j = Json::parse(last);
@@ -564,6 +591,9 @@ int main(int argc, char** argv) {
     else if (k == "--lr_full") a.lr_full = std::stod(val());
     else if (k == "--lr_lora") a.lr_lora = std::stod(val());
     else if (k == "--trace") a.trace = val();
+    else if (k == "--json") a.json = val();
+    else if (k == "--limit_gb") a.limit_gb = std::stod(val());
+    else if (k == "--step_limit_s") a.step_limit_s = std::stod(val());
     else {
       std::fprintf(stderr, "unknown flag %s (see the comment at the top of bench/dpo_step.cpp)\n", k.c_str());
       return 2;
@@ -579,6 +609,7 @@ int main(int argc, char** argv) {
   }
   const int threads = a.threads > 0 ? a.threads : int(sysconf(_SC_NPROCESSORS_ONLN));
   a.threads = threads;
+  g_limit_bytes = uint64_t(a.limit_gb * double(1ull << 30));
 
   Inputs in;
   fs::path tmp = fs::temp_directory_path() / ("prefer_bench_dpo_" + std::to_string(getpid()));
@@ -590,7 +621,7 @@ int main(int argc, char** argv) {
   in.model_dir = a.model == "tiny" ? fs::path(PREFER_FIXTURE_DIR) / "models/llama-tiny" : tmp / "model";
   Result prep = in_child([&](Result& r) {
     model::set_num_threads(threads);
-    if (a.model != "tiny") write_random_model(config_135m(), in.model_dir);
+    if (a.model != "tiny") write_random_model(bench_config(a.model), in.model_dir);
     model::CausalLM m = model::load_model(in.model_dir);
     model::add_lora(m, lora_config(), 0);
     model::save_adapter(m, lora_config(), in.adapter_dir);
@@ -671,10 +702,12 @@ int main(int argc, char** argv) {
       if (base.ok)
         row("baseline", base.loss[0], base.loss[1], base.rew_c[1], base.rew_r[1], base.step_mean, base.peak_mb, base.epoch_s);
       std::vector<std::pair<std::string, Result>> results;
+      std::map<std::string, std::string> failed;
       for (const auto& vn : split(a.variants)) {
         Result r = run_prefer(a, in, variant(vn), lora, bf16);
         if (!r.ok) {
           std::printf("%-14s failed: %s\n", vn.c_str(), r.error);
+          failed[vn] = r.error;
           continue;
         }
         row(vn.c_str(), r.loss[0], r.loss[1], r.rew_c[1], r.rew_r[1], r.step_s, r.peak_mb, r.epoch_s);
@@ -695,6 +728,21 @@ int main(int argc, char** argv) {
                     r.ph_bwd, r.ph_opt, r.ph_ref + r.ph_fwd + r.ph_head + r.ph_head_bwd + r.ph_bwd + r.ph_opt, r.precompute_s);
       if (base.ok) std::printf("  baseline RSS at start (python + torch imported): %.0f MiB\n", base.start_mb);
       std::fflush(stdout);
+      if (!a.json.empty()) {
+        Json line = {{"model", a.model}, {"mode", lora ? "lora" : "full"}, {"precision", bf16 ? "bf16" : "fp32"}, {"pairs", a.pairs},
+                     {"prompt_len", a.prompt_len}, {"completion_min", a.completion_min}, {"completion_max", a.completion_max},
+                     {"tokens", in.step_tokens}, {"threads", threads}};
+        if (a.baseline)
+          line["baseline"] = base.ok ? Json{{"ok", true}, {"step_s", base.step_mean}, {"peak_mb", base.peak_mb}, {"loss", base.loss}}
+                                     : Json{{"ok", false}, {"error", base.error}};
+        for (const auto& vn : split(a.variants)) {
+          auto it = std::find_if(results.begin(), results.end(), [&](const auto& e) { return e.first == vn; });
+          line["prefer"][vn] = it == results.end() ? Json{{"ok", false}, {"error", failed[vn]}}
+                                                   : Json{{"ok", true}, {"step_s", it->second.step_s}, {"peak_mb", it->second.peak_mb},
+                                                          {"loss", std::vector<double>(it->second.loss, it->second.loss + it->second.steps)}};
+        }
+        std::ofstream(a.json, std::ios::app) << line.dump() << "\n";
+      }
     }
   }
   std::error_code ec;

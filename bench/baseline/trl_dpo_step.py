@@ -40,21 +40,25 @@ def rss_kb():
 _DT = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "F64": torch.float64}
 
 
-def load_safetensors(path):
+def iter_safetensors(path):
+    """(name, tensor) pairs, read one tensor at a time (the file is never held whole in memory, as the
+    safetensors package's memory map does not hold it)."""
     with open(path, "rb") as f:
-        data = f.read()
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        buf = bytearray(data[base + a:base + b])
-        t = torch.frombuffer(buf, dtype=_DT[info["dtype"]]) if b > a else torch.empty(0, dtype=_DT[info["dtype"]])
-        out[name] = t.reshape(info["shape"]).clone()
-    return out
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        base = 8 + n
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            a, b = info["data_offsets"]
+            f.seek(base + a)
+            buf = bytearray(f.read(b - a))
+            t = torch.frombuffer(buf, dtype=_DT[info["dtype"]]) if b > a else torch.empty(0, dtype=_DT[info["dtype"]])
+            yield name, t.reshape(info["shape"])
+
+
+def load_safetensors(path):
+    return dict(iter_safetensors(path))
 
 
 # ---------------------------------------------------------------- HF-style eager Llama
@@ -177,6 +181,10 @@ class LlamaForCausalLM(nn.Module):
         return self.embed_tokens.weight if self.tied else self.lm_head.weight
 
     def forward(self, ids, attention_mask):
+        return F.linear(self.hidden_states(ids, attention_mask), self.lm_weight())  # full [B, T, V] logits
+
+    def hidden_states(self, ids, attention_mask):
+        """The final norm's output [B, T, H] (what a sequence classifier's score head reads)."""
         B, T = ids.shape
         x = self.embed_tokens(ids)
         pos = torch.arange(T).unsqueeze(0).expand(B, T)  # HF: cache_position (right padding)
@@ -193,8 +201,7 @@ class LlamaForCausalLM(nn.Module):
         mask = torch.zeros(B, 1, T, T, dtype=dt).masked_fill(~allowed[:, None], neg)
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
-        h = self.norm(x)
-        return F.linear(h, self.lm_weight())  # full [B, T, V] logits
+        return self.norm(x)
 
     def set_adapters(self, on):
         for m in self.modules():
@@ -206,18 +213,26 @@ def load_model(d, dtype=torch.float32):
     with open(os.path.join(d, "config.json")) as f:
         c = json.load(f)
     m = LlamaForCausalLM(c)
-    sd = load_safetensors(os.path.join(d, "model.safetensors"))
+    if any(a.endswith("ForSequenceClassification") for a in c.get("architectures", [])):
+        # transformers' sequence classifier: the score head [num_labels, H] instead of lm_head
+        if not m.tied:
+            del m.lm_head
+            m.tied = True
+        m.score = nn.Linear(c["hidden_size"], c.get("num_labels", 1), bias=False)
     own = {}
     for k, p in m.named_parameters():
         hf = k.replace(".base.", ".")
-        hf = ("model." + hf) if not hf.startswith("lm_head") else hf
+        hf = ("model." + hf) if not hf.startswith(("lm_head", "score")) else hf
         own[hf] = p
+    seen = set()
     with torch.no_grad():
-        for k, p in own.items():
-            p.copy_(sd[k].to(p.dtype))
-    missing = set(sd) - set(own)
-    if missing:
-        raise SystemExit("unexpected tensors: %s" % sorted(missing)[:5])
+        for k, t in iter_safetensors(os.path.join(d, "model.safetensors")):
+            if k not in own:
+                raise SystemExit("unexpected tensor: %s" % k)
+            own[k].copy_(t.to(own[k].dtype))
+            seen.add(k)
+    if set(own) - seen:
+        raise SystemExit("missing tensors: %s" % sorted(set(own) - seen)[:5])
     return m.to(dtype)
 
 

@@ -57,6 +57,9 @@ void add_training_options(OptionSet& s, const TrainingDefaults& d) {
   s.add("ddp_timeout", T::Int, 1800, "Data parallel (prefer launch, torchrun): seconds to wait for the other workers before failing");
   s.add("bf16", T::Bool, false, "Compute in bfloat16 (fp32 master weights)");
   s.add("group_by_length", T::Bool, true, "Batch examples of similar length (less padding)");
+  s.add("validate_data", T::Bool, true,
+        "Check each training file as `prefer data validate` does, for the run's report (data.json); false skips this "
+        "second read of the data (large datasets)");
   s.add("pad_to_multiple_of", T::Int, nullptr, "Pad each batch's length to a multiple of this");
   s.add("pure_bf16", T::Bool, false,
         "With --bf16: every weight and the residual stream in bf16 (default: embeddings, norms and the residual stream in float32, as autocast)");

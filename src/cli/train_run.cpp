@@ -74,12 +74,19 @@ data::PreparedData prepare_files(const std::vector<fs::path>& files, const data:
 
 // `prefer data validate`'s report of each training file (its record and dataset checks), for the run's
 // report; a file the validator cannot take is recorded with the reason instead of failing the run.
+// --validate_data false skips it (it reads and tokenizes every file once more): each file is then
+// recorded as not validated, with the reason.
 Json validation_reports(const Json& o, const data::TextModel& text, const data::PrepareOptions& prep) {
   Json out = Json::array();
   data::ValidateOptions vo;
   vo.prepare = prep;
   vo.eval_split = get<double>(o, "eval_split");
+  const bool validate = opt<bool>(o, "validate_data").value_or(true);
   for (const fs::path& f : data_files(o, "data")) {
+    if (!validate) {
+      out.push_back({{"file", f.string()}, {"not_validated", "skipped (--validate_data false)"}});
+      continue;
+    }
     try {
       Json v = data::validate_dataset(f, text, vo);
       v.erase("show");
@@ -158,7 +165,8 @@ Json run_fingerprint(const Json& o, const model::ModelSource& model, uint64_t da
   static const std::set<std::string> not_numbers = {
       "model", "adapter", "data", "eval_data", "output_dir", "resume_from_checkpoint", "ignore_resume_mismatch",
       "logging_steps", "eval_steps", "save_steps", "save_total_limit", "ddp_timeout", "zero_stage", "cache_dir", "merge", "per_device_eval_batch_size",
-      "eval_prompts", "judge", "judge_model", "judge_template", "eval_max_new_tokens", "metric_for_best_model", "greater_is_better"};
+      "eval_prompts", "judge", "judge_model", "judge_template", "eval_max_new_tokens", "metric_for_best_model", "greater_is_better",
+      "validate_data"};
   Json f = Json::object();
   f["model"] = hex64(model_source_hash(model));
   f["data"] = hex64(data_hash);

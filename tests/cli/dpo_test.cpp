@@ -40,6 +40,22 @@ TEST(DpoE2E, RunFolderAndConfigRoundTrip) {
   auto again = test::run_prefer("dpo --threads 1 --config " + (tmp / "run" / "config.yaml").string() + " --output_dir " + (tmp / "run2").string());
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(test::metrics_rows(tmp / "run2"), rows);
+  // data.json holds the validator's report of the training file (16 records).
+  const Json v = read_json_file(tmp / "run" / "data.json").at("validation");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].value("records", 0), 16);
+}
+
+TEST(DpoE2E, ValidateDataFalseSkipsTheValidatorAndSaysSo) {
+  test::TempDir tmp;
+  test::write_prefs(tmp / "p.jsonl", 8);
+  auto r = test::run_prefer("dpo" + common(tmp) + " --max_steps 1 --validate_data false --output_dir " + (tmp / "run").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const Json v = read_json_file(tmp / "run" / "data.json").at("validation");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_FALSE(v[0].contains("records"));
+  EXPECT_EQ(v[0].value("not_validated", ""), "skipped (--validate_data false)");
+  EXPECT_EQ(v[0].value("file", ""), (tmp / "p.jsonl").string());
 }
 
 TEST(DpoE2E, BadOptionsAreErrorsBeforeAnyWork) {
