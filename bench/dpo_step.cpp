@@ -556,14 +556,6 @@ Baseline run_baseline(const Args& a, const Inputs& in, bool lora, bool bf16) {
   return b;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> v;
-  std::stringstream ss(s);
-  for (std::string x; std::getline(ss, x, ',');)
-    if (!x.empty()) v.push_back(x);
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -703,7 +695,7 @@ int main(int argc, char** argv) {
         row("baseline", base.loss[0], base.loss[1], base.rew_c[1], base.rew_r[1], base.step_mean, base.peak_mb, base.epoch_s);
       std::vector<std::pair<std::string, Result>> results;
       std::map<std::string, std::string> failed;
-      for (const auto& vn : split(a.variants)) {
+      for (const auto& vn : split_list(a.variants)) {
         Result r = run_prefer(a, in, variant(vn), lora, bf16);
         if (!r.ok) {
           std::printf("%-14s failed: %s\n", vn.c_str(), r.error);
@@ -735,7 +727,7 @@ int main(int argc, char** argv) {
         if (a.baseline)
           line["baseline"] = base.ok ? Json{{"ok", true}, {"step_s", base.step_mean}, {"peak_mb", base.peak_mb}, {"loss", base.loss}}
                                      : Json{{"ok", false}, {"error", base.error}};
-        for (const auto& vn : split(a.variants)) {
+        for (const auto& vn : split_list(a.variants)) {
           auto it = std::find_if(results.begin(), results.end(), [&](const auto& e) { return e.first == vn; });
           line["prefer"][vn] = it == results.end() ? Json{{"ok", false}, {"error", failed[vn]}}
                                                    : Json{{"ok", true}, {"step_s", it->second.step_s}, {"peak_mb", it->second.peak_mb},

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "util/json.h"
 #include "util/svg_chart.h"
 
@@ -33,14 +34,6 @@ namespace fs = std::filesystem;
 using namespace prefer;
 
 namespace {
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> v;
-  std::stringstream ss(s);
-  for (std::string x; std::getline(ss, x, ',');)
-    if (!x.empty()) v.push_back(x);
-  return v;
-}
 
 std::string fmt_num(double v, const char* f) {
   char b[64];
@@ -99,8 +92,8 @@ int main(int argc, char** argv) {
   const fs::path jsonl = fs::path(out) / "scaling.jsonl";
   if (!report_only) fs::remove(jsonl);
   const fs::path dpo = fs::read_symlink("/proc/self/exe").parent_path() / "bench_dpo_step";
-  for (const std::string& m : report_only ? std::vector<std::string>{} : split(models)) {
-    for (const std::string& l : split(lengths)) {
+  for (const std::string& m : report_only ? std::vector<std::string>{} : split_list(models)) {
+    for (const std::string& l : split_list(lengths)) {
       const int64_t L = std::stoll(l), half = L / 2;
       std::ostringstream cmd;
       cmd << dpo << " --model " << m << " --mode " << mode << " --precision " << precision << " --variants default --pairs 1"
@@ -118,7 +111,7 @@ int main(int argc, char** argv) {
     int64_t L = 0;
     Side prefer, base;
   };
-  std::map<std::string, std::vector<Point>> by_model;
+  std::map<std::string, std::map<int64_t, Point>> by_model;  // a point measured again: its last line counts
   std::ifstream f(jsonl);
   for (std::string line; std::getline(f, line);) {
     Json j = Json::parse(line, nullptr, false);
@@ -127,20 +120,20 @@ int main(int argc, char** argv) {
     p.L = j["prompt_len"].get<int64_t>() + j["completion_max"].get<int64_t>();
     p.prefer = read_side(j["prefer"].value("default", Json()));
     if (j.contains("baseline")) p.base = read_side(j["baseline"]);
-    by_model[j["model"].get<std::string>()].push_back(p);
+    by_model[j["model"].get<std::string>()][p.L] = p;
   }
   std::ofstream md(fs::path(out) / "scaling.md");
   md << "| model | L | prefer step s | baseline step s | speed x | prefer peak MiB | baseline peak MiB | memory x |\n"
         "|---|---|---|---|---|---|---|---|\n";
   std::vector<ChartSeries> time_series, mem_series;
   size_t color = 0;
-  for (const std::string& m : split(models)) {
+  for (const std::string& m : split_list(models)) {
     auto it = by_model.find(m);
     if (it == by_model.end()) continue;
     ChartSeries tp{m + " prefer", {}, chart_color(color)}, tb{m + " baseline", {}, chart_color(color), true};
     ChartSeries mp = tp, mb = tb;
     ++color;
-    for (const Point& p : it->second) {
+    for (const auto& [L, p] : it->second) {
       auto cell = [](const Side& s, double v, const char* f) { return s.ok ? fmt_num(v, f) : s.error.empty() ? "-" : s.error; };
       const bool both = p.prefer.ok && p.base.ok;
       md << "| " << m << " | " << p.L << " | " << cell(p.prefer, p.prefer.step_s, "%.2f") << " | " << cell(p.base, p.base.step_s, "%.2f")
