@@ -60,6 +60,7 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     ctx->saved_data["causal_offset"] = in->causal_offset;
     ctx->saved_data["adapters"] = in->mode.adapters;
     ctx->saved_data["training"] = in->mode.training;
+    ctx->saved_data["compute"] = static_cast<int64_t>(in->compute);  // mixed precision: the GEMMs' dtype
     ctx->saved_data["params"] = static_cast<int64_t>(params.size());
     return decoder_layer_forward(*layer, x, *in);
   }
@@ -78,6 +79,7 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     in.causal_offset = ctx->saved_data["causal_offset"].toInt();
     in.mode.adapters = ctx->saved_data["adapters"].toBool();
     in.mode.training = ctx->saved_data["training"].toBool();
+    in.compute = static_cast<at::ScalarType>(ctx->saved_data["compute"].toInt());
 
     at::Tensor x = s[0].detach().requires_grad_(s[0].requires_grad());
     std::vector<at::Tensor> params = trainable_tensors(*layer);

@@ -30,11 +30,12 @@ std::vector<at::Tensor> grads(CausalLM& m, const std::vector<at::Tensor>& params
   return out;
 }
 
-void expect_same(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
+void expect_same(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b, double tol = 1e-6) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].scalar_type(), b[i].scalar_type()) << "tensor " << i;
     const double scale = std::max(1.0, a[i].abs().max().item<double>());
-    EXPECT_LT((a[i] - b[i]).abs().max().item<double>() / scale, 1e-6) << "tensor " << i;
+    EXPECT_LT((a[i] - b[i]).abs().max().item<double>() / scale, tol) << "tensor " << i;
   }
 }
 
@@ -44,6 +45,18 @@ TEST(GradientCheckpointTest, FullFineTuningGradientsEqual) {
   std::vector<at::Tensor> params;
   for (auto& [n, t] : m.named_parameters()) params.push_back(t);
   expect_same(grads(m, params, false), grads(m, params, true));
+}
+
+// bf16 mixed precision (the default of --bf16): float32 residual stream and norms, bf16 GEMMs. The
+// recomputation must run the layer in the same compute dtype as the forward (it once ran it in float32
+// and failed on the bf16 weights).
+TEST(GradientCheckpointTest, MixedPrecisionBf16GradientsEqual) {
+  CausalLM m = load_model(test::model_fixture("llama-tiny"), {.dtype = at::kBFloat16, .mixed_precision = true});
+  m.set_requires_grad(true);
+  std::vector<at::Tensor> params;
+  for (auto& [n, t] : m.named_parameters()) params.push_back(t);
+  // The same operations on the same inputs: equal up to the order bf16 gradients are summed in.
+  expect_same(grads(m, params, false), grads(m, params, true), 1e-2);
 }
 
 TEST(GradientCheckpointTest, LoraWithDropoutOnFourBitBaseGradientsEqual) {
