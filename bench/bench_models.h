@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "data/sampler.h"
+#include "data/tokenized_dataset.h"
 #include "io/hf_config.h"
 #include "model/causal_lm.h"
 #include "model/save.h"
@@ -64,4 +66,38 @@ inline prefer::model::CausalLM random_llama(int64_t vocab, int64_t hidden, int64
   for (auto& [name, t] : m.named_parameters())
     t.copy_(name.find("norm") != std::string::npos ? at::ones(t.sizes()) : at::normal(0.0, 0.05, t.sizes(), gen));
   return m;
+}
+
+// Preference pairs of random token ids (3 .. vocab-1), fixed by `seed`: each a prompt of `prompt_len`
+// tokens (the first set to BOS id 1 when `bos_first`) and chosen and rejected completions whose lengths
+// are drawn uniformly from [completion_min, completion_max]. Returns the dataset prefer trains on and
+// the same pairs as JSON ({prompt_ids, chosen_ids, rejected_ids}) for the Python baselines.
+struct RandomPairs {
+  prefer::data::TokenizedDataset data;
+  prefer::Json json = prefer::Json::array();
+  int64_t tokens = 0;  // 2 x prompt + chosen + rejected over all pairs: the concatenated layout's count
+};
+inline RandomPairs random_pairs(int64_t n, int64_t prompt_len, int64_t completion_min, int64_t completion_max, int64_t vocab,
+                                uint64_t seed, bool bos_first = false) {
+  prefer::data::SplitMix64 rng(seed);
+  auto ids = [&](int64_t len) {
+    std::vector<int32_t> v(static_cast<size_t>(len));
+    for (auto& t : v) t = static_cast<int32_t>(3 + rng.below(static_cast<uint64_t>(vocab - 3)));
+    return v;
+  };
+  auto length = [&] { return completion_min + int64_t(rng.below(uint64_t(completion_max - completion_min + 1))); };
+  RandomPairs r;
+  for (int64_t i = 0; i < n; ++i) {
+    prefer::data::TokenizedExample ex;
+    ex.line = i + 1;
+    ex.paired = true;
+    ex.prompt_ids = ids(prompt_len);
+    if (bos_first && !ex.prompt_ids.empty()) ex.prompt_ids[0] = 1;
+    ex.chosen.completion_ids = ids(length());
+    ex.rejected.completion_ids = ids(length());
+    r.tokens += 2 * prompt_len + int64_t(ex.chosen.completion_ids.size() + ex.rejected.completion_ids.size());
+    r.json.push_back({{"prompt_ids", ex.prompt_ids}, {"chosen_ids", ex.chosen.completion_ids}, {"rejected_ids", ex.rejected.completion_ids}});
+    r.data.add(ex);
+  }
+  return r;
 }

@@ -217,24 +217,9 @@ int64_t pair_tokens(const data::TokenizedDataset& ds, size_t i) {
 
 void make_data(Inputs& in, const Args& a) {
   const int64_t n = std::max(a.pairs, a.epoch_pairs);
-  data::SplitMix64 rng(1234);
-  auto ids = [&](int64_t len) {
-    std::vector<int32_t> v(static_cast<size_t>(len));
-    for (auto& t : v) t = static_cast<int32_t>(3 + rng.below(static_cast<uint64_t>(in.vocab - 3)));
-    return v;
-  };
-  auto clen = [&] { return a.completion_min + int64_t(rng.below(uint64_t(a.completion_max - a.completion_min + 1))); };
-  Json pairs = Json::array();
-  for (int64_t i = 0; i < n; ++i) {
-    data::TokenizedExample ex;
-    ex.line = i + 1;
-    ex.paired = true;
-    ex.prompt_ids = ids(a.prompt_len);
-    ex.chosen.completion_ids = ids(clen());
-    ex.rejected.completion_ids = ids(clen());
-    in.ds.add(ex);
-    pairs.push_back({{"prompt_ids", ex.prompt_ids}, {"chosen_ids", ex.chosen.completion_ids}, {"rejected_ids", ex.rejected.completion_ids}});
-  }
+  RandomPairs made = random_pairs(n, a.prompt_len, a.completion_min, a.completion_max, in.vocab, 1234);
+  in.ds = std::move(made.data);
+  const Json& pairs = made.json;
   for (int64_t i = 0; i < a.pairs; ++i) in.step_batch.push_back(size_t(i));
   for (size_t i : in.step_batch) in.step_tokens += pair_tokens(in.ds, i);
   Json j;

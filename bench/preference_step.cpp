@@ -153,25 +153,10 @@ int main(int argc, char** argv) {
   if (model_dir.empty()) return 1;
   // Pairs with one prompt length and completions of mixed lengths, fixed by a seed; the KTO examples are
   // the same pairs unpaired (chosen desirable, rejected undesirable), as both sides do.
-  data::SplitMix64 rng(13);
-  data::TokenizedDataset pairs;
-  Json pj = Json::array(), uj = Json::array(), step_batch = Json::array();
-  auto random_ids = [&](int64_t n) {
-    std::vector<int32_t> v;
-    for (int64_t t = 0; t < n; ++t) v.push_back(int32_t(3 + rng.below(uint64_t(vocab - 3))));
-    return v;
-  };
-  auto length = [&] { return a.completion_min + int64_t(rng.below(uint64_t(a.completion_max - a.completion_min + 1))); };
-  for (int64_t i = 0; i < a.pairs; ++i) {
-    data::TokenizedExample e;
-    e.paired = true;
-    e.prompt_ids = random_ids(a.prompt_len);
-    e.prompt_ids[0] = 1;
-    e.chosen.completion_ids = random_ids(length());
-    e.rejected.completion_ids = random_ids(length());
-    pairs.add(e);
-    pj.push_back({{"prompt_ids", e.prompt_ids}, {"chosen_ids", e.chosen.completion_ids}, {"rejected_ids", e.rejected.completion_ids}});
-  }
+  const RandomPairs made = random_pairs(a.pairs, a.prompt_len, a.completion_min, a.completion_max, vocab, 13, /*bos_first=*/true);
+  const data::TokenizedDataset& pairs = made.data;
+  const Json& pj = made.json;
+  Json uj = Json::array();
   data::TokenizedDataset unpaired = data::unpair(pairs);
   for (size_t i = 0; i < unpaired.size(); ++i) {
     auto p = unpaired.prompt(i), c = unpaired.chosen(i);

@@ -27,8 +27,6 @@
 
 #include "bench_child.h"
 #include "bench_models.h"
-#include "data/sampler.h"
-#include "data/tokenized_dataset.h"
 #include "model/loader.h"
 #include "model/lora.h"
 #include "model/runtime.h"
@@ -137,29 +135,11 @@ int main(int argc, char** argv) {
   if (model_dir.empty()) return 1;
 
   // Pairs: a fixed-length prompt, completions of mixed lengths (uniform in the range), fixed by a seed.
-  data::SplitMix64 rng(1234);
-  auto ids = [&](int64_t len) {
-    std::vector<int32_t> v(static_cast<size_t>(len));
-    for (auto& t : v) t = static_cast<int32_t>(3 + rng.below(static_cast<uint64_t>(vocab - 3)));
-    return v;
-  };
-  auto clen = [&] { return a.completion_min + int64_t(rng.below(uint64_t(a.completion_max - a.completion_min + 1))); };
-  data::TokenizedDataset d;
-  Json pairs = Json::array();
-  int64_t real = 0;
-  for (int64_t i = 0; i < a.pairs; ++i) {
-    data::TokenizedExample ex;
-    ex.line = i + 1;
-    ex.paired = true;
-    ex.prompt_ids = ids(a.prompt_len);
-    ex.chosen.completion_ids = ids(clen());
-    ex.rejected.completion_ids = ids(clen());
-    real += 2 * a.prompt_len + int64_t(ex.chosen.completion_ids.size() + ex.rejected.completion_ids.size());
-    pairs.push_back({{"prompt_ids", ex.prompt_ids}, {"chosen_ids", ex.chosen.completion_ids}, {"rejected_ids", ex.rejected.completion_ids}});
-    d.add(ex);
-  }
+  const RandomPairs pairs = random_pairs(a.pairs, a.prompt_len, a.completion_min, a.completion_max, vocab, 1234);
+  const data::TokenizedDataset& d = pairs.data;
+  const int64_t real = pairs.tokens;
   const fs::path batch = tmp / "batch.json";
-  std::ofstream(batch) << Json({{"pairs", pairs}}).dump();
+  std::ofstream(batch) << Json({{"pairs", pairs.json}}).dump();
 
   std::printf("Reward-model step: prefer against an eager PyTorch TRL-style step (bench/baseline/trl_reward_step.py)\n");
   std::printf("model %s + score head, %d threads both sides, %lld pairs/step (prompts %lld, completions %lld-%lld tokens), "
