@@ -36,6 +36,33 @@ def rss_kb():
     return -1
 
 
+# ---------------------------------------------------------------- the flags every step baseline takes
+def step_arguments(lr, model_help=None, batch_help=None, precisions=("fp32", "bf16", "fp64")):
+    """An ArgumentParser with the flags the step baselines share; each script adds its own."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True, help=model_help)
+    ap.add_argument("--batch", required=True, help=batch_help)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--precision", choices=list(precisions), default="fp32",
+                    help="fp64: the whole step in float64 (the trajectory fixtures of tests/fixtures/trajectories)")
+    ap.add_argument("--mode", choices=["lora", "full"], default="lora")
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--lora_r", type=int, default=16)
+    ap.add_argument("--lora_alpha", type=float, default=32.0)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--max_grad_norm", type=float, default=1.0)
+    return ap
+
+
+def parse_step_arguments(ap):
+    """Parses, then sets the thread count and the seed (0) as every baseline does before loading."""
+    a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    return a
+
+
 # ---------------------------------------------------------------- safetensors without the package
 _DT = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "F64": torch.float64}
 
@@ -291,25 +318,11 @@ def sequence_logps(model, ids, am, cm):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--batch", required=True)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--precision", choices=["fp32", "bf16", "fp64"], default="fp32",
-                    help="fp64: the whole step in float64 (the trajectory fixtures of tests/fixtures/trajectories)")
-    ap.add_argument("--mode", choices=["lora", "full"], default="lora")
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--lora_r", type=int, default=16)
-    ap.add_argument("--lora_alpha", type=float, default=32.0)
-    ap.add_argument("--lr", type=float, default=1e-5)
+    ap = step_arguments(lr=1e-5)
     ap.add_argument("--beta", type=float, default=0.1)
-    ap.add_argument("--max_grad_norm", type=float, default=1.0)
     ap.add_argument("--adapter", default=None, help="PEFT adapter folder whose lora_A/lora_B to start from")
     ap.add_argument("--epoch", action="store_true", help="also run one epoch over epoch_batches")
-    a = ap.parse_args()
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    a = parse_step_arguments(ap)
     rss_start = rss_kb()
     with open(a.batch) as f:
         data = json.load(f)

@@ -18,7 +18,6 @@ writes: {"pairs": [{"prompt_ids", "chosen_ids", "rejected_ids"}], "unpaired": [{
 "completion_ids", "label"}], "step_batch": [i, ...]}. Prints one JSON object (per-step losses, step times,
 peak RSS).
 """
-import argparse
 import json
 import os
 import resource
@@ -54,23 +53,11 @@ def token_logps(logits, ids, cm):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--batch", required=True)
+    ap = base.step_arguments(lr=1e-5, precisions=("fp32", "bf16"))
     ap.add_argument("--method", choices=["orpo", "simpo", "kto"], required=True)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    ap.add_argument("--mode", choices=["lora", "full"], default="lora")
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--lora_r", type=int, default=16)
-    ap.add_argument("--lora_alpha", type=float, default=32.0)
-    ap.add_argument("--lr", type=float, default=1e-5)
     ap.add_argument("--beta", type=float, default=0.1)
     ap.add_argument("--gamma", type=float, default=0.5)
-    a = ap.parse_args()
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    a = base.parse_step_arguments(ap)
     with open(a.batch) as f:
         data = json.load(f)
     policy = base.load_model(a.model, torch.float32)

@@ -11,7 +11,6 @@ the adapters (PEFT's SEQ_CLS modules_to_save). Prints one JSON object: per step 
 times, RSS at start and peak. Written from the documented semantics of transformers and TRL; no code was
 copied from either project.
 """
-import argparse
 import json
 import os
 import resource
@@ -37,21 +36,9 @@ def collate(pairs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True, help="an HF folder with score.weight (XForSequenceClassification)")
-    ap.add_argument("--batch", required=True, help='JSON: {"pairs": [{prompt_ids, chosen_ids, rejected_ids}, ...]}')
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--precision", choices=["fp32", "bf16", "fp64"], default="fp32")
-    ap.add_argument("--mode", choices=["lora", "full"], default="lora")
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--lora_r", type=int, default=16)
-    ap.add_argument("--lora_alpha", type=float, default=32.0)
-    ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--max_grad_norm", type=float, default=1.0)
-    a = ap.parse_args()
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    ap = base.step_arguments(lr=1e-4, model_help="an HF folder with score.weight (XForSequenceClassification)",
+                             batch_help='JSON: {"pairs": [{prompt_ids, chosen_ids, rejected_ids}, ...]}')
+    a = base.parse_step_arguments(ap)
     rss_start = base.rss_kb()
     with open(a.batch) as f:
         pairs = json.load(f)["pairs"]

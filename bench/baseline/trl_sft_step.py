@@ -9,7 +9,6 @@ clip_grad_norm_ and torch.optim.AdamW. Prints one JSON object: per step loss, gr
 mean_token_accuracy, step times, tokens per step, RSS at start and peak. Written from the documented
 semantics of transformers and TRL; no code was copied from either project.
 """
-import argparse
 import json
 import os
 import resource
@@ -39,22 +38,9 @@ def collate(examples, idx, completion_only):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--batch", required=True, help='JSON: {"examples": [{prompt_ids, completion_ids}], "step_batch": [i, ...]}')
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--precision", choices=["fp32", "bf16", "fp64"], default="fp32")
-    ap.add_argument("--mode", choices=["lora", "full"], default="lora")
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--lora_r", type=int, default=16)
-    ap.add_argument("--lora_alpha", type=float, default=32.0)
-    ap.add_argument("--lr", type=float, default=2e-5)
-    ap.add_argument("--max_grad_norm", type=float, default=1.0)
+    ap = base.step_arguments(lr=2e-5, batch_help='JSON: {"examples": [{prompt_ids, completion_ids}], "step_batch": [i, ...]}')
     ap.add_argument("--completion_only", type=int, default=1)
-    a = ap.parse_args()
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    a = base.parse_step_arguments(ap)
     rss_start = base.rss_kb()
     with open(a.batch) as f:
         data = json.load(f)
