@@ -37,6 +37,7 @@
 //          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
 //          [--trace DIR] (each prefer variant's last timed step profiled by ATen op and input shapes:
 //          self time per op, DIR/<mode>-<precision>-<variant>.txt)
+//          [--baseline_huge_pages] (the baseline with the huge-page malloc prefer runs with: util/startup_env.h)
 //          [--json FILE] (appends one JSON line per mode and precision: both sides' step times, peaks, losses)
 //          [--limit_gb G] (address-space limit of each side's process: past it a side fails "out of memory"
 //          instead of the machine swapping or its OOM killer choosing a victim)
@@ -100,6 +101,7 @@ struct Args {
   double lr_full = 1e-5, lr_lora = 1e-4;
   std::string json;
   double limit_gb = 0, step_limit_s = 0;
+  bool baseline_huge_pages = false;  // the baseline with glibc.malloc.hugetlb=1 too (bench_startup)
 };
 
 // --limit_gb as bytes for setrlimit(RLIMIT_AS) in prefer's children (0: none).
@@ -564,6 +566,7 @@ int main(int argc, char** argv) {
     else if (k == "--threads") a.threads = std::stoi(val());
     else if (k == "--chunk_tokens") a.chunk_tokens = std::stoll(val());
     else if (k == "--no_baseline") a.baseline = false;
+    else if (k == "--baseline_huge_pages") a.baseline_huge_pages = true;
     else if (k == "--python") a.python = val();
     else if (k == "--lr_full") a.lr_full = std::stod(val());
     else if (k == "--lr_lora") a.lr_lora = std::stod(val());
@@ -576,6 +579,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  const bool huge_pages = bench_startup(argv, a.baseline_huge_pages);
   if (a.steps < 2) a.steps = 2;
   if (a.python.empty()) a.python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   if (a.baseline && std::system((a.python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) {
@@ -640,6 +644,8 @@ int main(int argc, char** argv) {
               (long long)a.prompt_len, (long long)a.completion_min, (long long)a.completion_max, (long long)in.step_tokens,
               (long long)a.steps);
   std::printf("GEMM roofline (2048^3 matmul): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n", roof[0] / 1e9, roof[1] / 1e9);
+  std::printf("malloc: prefer %s, baseline %s (glibc.malloc.hugetlb=1, util/startup_env.h)\n", huge_pages ? "huge pages" : "4 KiB pages",
+              huge_pages && a.baseline_huge_pages ? "huge pages" : "4 KiB pages");
   if (a.epoch_pairs > 0)
     std::printf("epoch: %lld pairs in %zu batches (baseline: shuffled; grouped variants: length-grouped)\n",
                 (long long)a.epoch_pairs, in.epoch_plain.size());

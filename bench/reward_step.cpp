@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  bench_startup(argv);
   if (a.baseline && !baseline_python_ok(a.python)) return 1;
   if (a.threads <= 0) a.threads = int(sysconf(_SC_NPROCESSORS_ONLN));
   const fs::path tmp = fs::temp_directory_path() / ("prefer_bench_reward_" + std::to_string(getpid()));

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  bench_startup(argv);
   if (a.python.empty()) a.python = "/usr/bin/python3";
   if (a.baseline && !baseline_python_ok(a.python)) return 1;
   if (a.threads <= 0) a.threads = int(sysconf(_SC_NPROCESSORS_ONLN));

@@ -14,6 +14,7 @@
 #include "train/trainer.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/startup_env.h"
 #include "util/strings.h"
 
 namespace prefer::cli {
@@ -42,13 +43,9 @@ void apply_global_options(const GlobalOptions& g) {
 }  // namespace prefer::cli
 
 int main(int argc, char** argv) {
-  // OpenMP threads that busy-wait make a loaded machine (CI running two tests at once, a second job)
-  // up to ~80x slower. libgomp reads OMP_WAIT_POLICY when it is loaded, before main, so set it and
-  // start again once; a user's own setting is kept.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    ::execv("/proc/self/exe", argv);  // on failure, carry on with the default policy
-  }
+  // OMP_WAIT_POLICY=PASSIVE and glibc's huge-page malloc are read before main: set them and start
+  // again once (util/startup_env.h); a user's own settings are kept.
+  prefer::restart_with({}, argv);
   using namespace prefer::cli;
   CLI::App app{"prefer: align open-weight language models with human preferences (SFT, reward models,\n"
                "DPO and its family, PPO), from Hugging Face model folders and JSONL preference data."};
