@@ -37,6 +37,8 @@
 //          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
 //          [--trace DIR] (each prefer variant's last timed step profiled by ATen op and input shapes:
 //          self time per op, DIR/<mode>-<precision>-<variant>.txt)
+//          [--precompute_pairs 8] (pairs per batch of the epoch's precompute pass, as prefer dpo's
+//          per_device_eval_batch_size, whose default is 8)
 //          [--baseline_huge_pages] (the baseline with the huge-page malloc prefer runs with: util/startup_env.h)
 //          [--json FILE] (appends one JSON line per mode and precision: both sides' step times, peaks, losses)
 //          [--limit_gb G] (address-space limit of each side's process: past it a side fails "out of memory"
@@ -101,6 +103,7 @@ struct Args {
   double lr_full = 1e-5, lr_lora = 1e-4;
   std::string json;
   double limit_gb = 0, step_limit_s = 0;
+  int64_t precompute_pairs = 8;  // the precompute pass's batch: prefer dpo's per_device_eval_batch_size default
   bool baseline_huge_pages = false;  // the baseline with glibc.malloc.hugetlb=1 too (bench_startup)
 };
 
@@ -208,6 +211,7 @@ struct Inputs {
   data::TokenizedDataset ds;
   std::vector<size_t> step_batch;
   std::vector<std::vector<size_t>> epoch_plain, epoch_grouped;
+  std::vector<std::vector<size_t>> precompute_batches;  // as `prefer dpo` tabulates: length-grouped, in order
   int64_t vocab = 0;
   int64_t step_tokens = 0;  // real tokens of the step batch in the concatenated layout (prompt counted twice)
 };
@@ -237,6 +241,8 @@ void make_data(Inputs& in, const Args& a) {
     in.epoch_plain = data::epoch_batches(sub, so, 0);
     so.group_by_length = true;
     in.epoch_grouped = data::epoch_batches(sub, so, 0);
+    // train::Reference::precompute's batches: per_device_eval_batch_size pairs, length-grouped, no shuffle.
+    in.precompute_batches = data::epoch_batches(sub, {.batch_size = a.precompute_pairs, .shuffle = false, .group_by_length = true}, 0);
     j["epoch_batches"] = in.epoch_plain;  // the baseline: transformers' default (group_by_length false)
   }
   std::ofstream(in.batch_file) << j.dump();
@@ -479,7 +485,7 @@ Result run_prefer(const Args& a, const Inputs& in, const Variant& v, bool lora, 
         // The precompute pass is part of the epoch. It needs the reference = the starting weights, so a
         // fresh policy is loaded for it (a run would do this before its first step).
         Prefer fresh(a, in, v, lora, bf16);
-        fresh.precompute(batches);
+        fresh.precompute(in.precompute_batches);
         p.table_c = fresh.table_c;
         p.table_r = fresh.table_r;
         r.precompute_s = sw.seconds();
@@ -567,6 +573,7 @@ int main(int argc, char** argv) {
     else if (k == "--chunk_tokens") a.chunk_tokens = std::stoll(val());
     else if (k == "--no_baseline") a.baseline = false;
     else if (k == "--baseline_huge_pages") a.baseline_huge_pages = true;
+    else if (k == "--precompute_pairs") a.precompute_pairs = std::stoll(val());
     else if (k == "--python") a.python = val();
     else if (k == "--lr_full") a.lr_full = std::stod(val());
     else if (k == "--lr_lora") a.lr_lora = std::stod(val());
