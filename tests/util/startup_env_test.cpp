@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+
 namespace prefer {
 namespace {
 
@@ -21,6 +24,18 @@ TEST(StartupEnv, RemovesOnlyTheHugeTlbEntry) {
   EXPECT_EQ(tunables_without_huge_pages("glibc.malloc.hugetlb=1"), "");
   EXPECT_EQ(tunables_without_huge_pages("a.b=1:glibc.malloc.hugetlb=1:c.d=2"), "a.b=1:c.d=2");
   EXPECT_EQ(tunables_without_huge_pages("a.b=1::c.d=2"), "a.b=1:c.d=2");
+}
+
+TEST(StartupEnv, ReadsWhetherThisProcessAskedForHugePages) {
+  const char* before = std::getenv("GLIBC_TUNABLES");
+  const std::string saved = before ? before : "";
+  ::setenv("GLIBC_TUNABLES", "a.b=1:glibc.malloc.hugetlb=1", 1);
+  EXPECT_TRUE(huge_page_malloc());
+  ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0", 1);
+  EXPECT_FALSE(huge_page_malloc());
+  ::unsetenv("GLIBC_TUNABLES");
+  EXPECT_FALSE(huge_page_malloc());
+  if (before) ::setenv("GLIBC_TUNABLES", saved.c_str(), 1);
 }
 
 }  // namespace
