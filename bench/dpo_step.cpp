@@ -80,6 +80,7 @@
 #include "train/dpo_recipe.h"
 #include "train/grad_clip.h"
 #include "train/optimizer.h"
+#include "train/reference.h"
 #include "train/batch_logps.h"
 #include "util/json.h"
 #include "util/timer.h"
@@ -241,8 +242,7 @@ void make_data(Inputs& in, const Args& a) {
     in.epoch_plain = data::epoch_batches(sub, so, 0);
     so.group_by_length = true;
     in.epoch_grouped = data::epoch_batches(sub, so, 0);
-    // train::Reference::precompute's batches: per_device_eval_batch_size pairs, length-grouped, no shuffle.
-    in.precompute_batches = data::epoch_batches(sub, {.batch_size = a.precompute_pairs, .shuffle = false, .group_by_length = true}, 0);
+    in.precompute_batches = train::Reference::precompute_batches(sub, a.precompute_pairs);  // as prefer dpo tabulates
     j["epoch_batches"] = in.epoch_plain;  // the baseline: transformers' default (group_by_length false)
   }
   std::ofstream(in.batch_file) << j.dump();

@@ -57,6 +57,10 @@ void Reference::set_table(const data::TokenizedDataset& data, at::Tensor chosen,
 
 void Reference::drop_frozen() { frozen_ = nullptr; }
 
+std::vector<std::vector<size_t>> Reference::precompute_batches(const data::TokenizedDataset& data, int64_t batch_size) {
+  return data::epoch_batches(data, {.batch_size = batch_size, .shuffle = false, .group_by_length = true}, 0);
+}
+
 const ReferenceTable& Reference::precompute(const data::TokenizedDataset& data, const data::BatchOptions& batch, uint64_t model_key,
                                             const fs::path& cache_dir, int64_t batch_size) {
   const std::string key = hex64(model_key) + "-" + hex64(data.content_hash());
@@ -99,8 +103,7 @@ const ReferenceTable& Reference::precompute(const data::TokenizedDataset& data, 
   // (a sum) gathers the whole table on every rank.
   t.chosen = at::zeros({n}, at::kDouble);
   if (paired) t.rejected = at::zeros({n}, at::kDouble);
-  data::SamplerOptions so{.batch_size = batch_size, .shuffle = false, .group_by_length = true};
-  auto batches = data::epoch_batches(data, so, 0);
+  auto batches = precompute_batches(data, batch_size);
   std::ostream quiet(nullptr);
   ProgressBar bar(static_cast<int64_t>(batches.size()),
                   {.label = "reference log-probs", .unit = "batches", .tty = dist.main_process() && stdout_is_terminal()},

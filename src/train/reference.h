@@ -49,6 +49,8 @@ class Reference {
   // reference's weights (model::model_source_hash). The table is then used for `data`.
   const ReferenceTable& precompute(const data::TokenizedDataset& data, const data::BatchOptions& batch, uint64_t model_key,
                                    const std::filesystem::path& cache_dir, int64_t batch_size);
+  // The batches precompute() runs over: batch_size examples each, length-grouped, in a fixed order.
+  static std::vector<std::vector<size_t>> precompute_batches(const data::TokenizedDataset& data, int64_t batch_size);
   void set_table(const data::TokenizedDataset& data, at::Tensor chosen, at::Tensor rejected);
   // Before the first update the policy is the starting model: precompute without a frozen copy uses it
   // as it is. Switch it off before training.
