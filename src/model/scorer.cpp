@@ -7,6 +7,7 @@
 
 #include "model/causal_lm.h"
 #include "model/fused_kernels.h"
+#include "model/logit_kernels.h"
 #include "model/tensor_convert.h"
 #include "util/error.h"
 
@@ -16,11 +17,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// Logits of one chunk of rows in the accumulate dtype: [c, V].
-at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, at::ScalarType acc) {
-  return fused::convert(at::matmul(h, w.t()), acc);
-}
 
 // log p(target) per row, computed chunk by chunk; backward recomputes each chunk's logits.
 struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
@@ -39,8 +35,22 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
     at::Tensor sq = stats ? at::empty({N}, opts) : at::Tensor();
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t c = std::min(chunk, N - s);
-      at::Tensor logits = chunk_logits(h.narrow(0, s, c), w, acc);  // [c, V]
-      at::Tensor lse;                                                 // [c]
+      at::Tensor raw = at::matmul(h.narrow(0, s, c), w.t());  // [c, V] in the compute dtype
+      if (fused::logits_eligible(raw)) {
+        // float32 or bf16 on the CPU: two passes over each row, no [c, V] temporaries (logit_kernels.h).
+        fused::LogitRowStats r = fused::logit_row_stats(raw, targets.narrow(0, s, c), stats);
+        lse_all.narrow(0, s, c).copy_(r.lse);
+        lp.narrow(0, s, c).copy_(r.target_logit - r.lse);
+        if (stats) {
+          ent.narrow(0, s, c).copy_(r.entropy);
+          mean.narrow(0, s, c).copy_(r.mean_logit);
+          hit.narrow(0, s, c).copy_(r.hit);
+          sq.narrow(0, s, c).copy_(r.log_sum_p_sq);
+        }
+        continue;
+      }
+      at::Tensor logits = fused::convert(raw, acc);  // [c, V]
+      at::Tensor lse;                                // [c]
       if (!stats) {
         lse = at::logsumexp(logits, -1);
       } else {
@@ -82,11 +92,15 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t c = std::min(chunk, N - s);
       at::Tensor hc = h.narrow(0, s, c);
-      at::Tensor gc = g.narrow(0, s, c).to(acc).unsqueeze(1);  // [c, 1]
-      // softmax in place in the recomputed logits: one [c, V] buffer per chunk.
-      at::Tensor dlogits = chunk_logits(hc, w, acc).sub_(lse.narrow(0, s, c).unsqueeze(1)).exp_().mul_(gc.neg());
-      dlogits.scatter_add_(1, targets.narrow(0, s, c).unsqueeze(1), gc);
-      at::Tensor d = fused::convert(dlogits, h.scalar_type());  // [c, V]
+      at::Tensor gc = g.narrow(0, s, c).to(acc);  // [c]
+      at::Tensor d = at::matmul(hc, w.t());        // recomputed logits [c, V], then their gradient in place
+      if (fused::logits_eligible(d)) {
+        fused::target_logprob_grad_(d, lse.narrow(0, s, c), gc, targets.narrow(0, s, c));
+      } else {
+        at::Tensor dlogits = fused::convert(d, acc).sub_(lse.narrow(0, s, c).unsqueeze(1)).exp_().mul_(gc.neg().unsqueeze(1));
+        dlogits.scatter_add_(1, targets.narrow(0, s, c).unsqueeze(1), gc.unsqueeze(1));
+        d = fused::convert(dlogits, h.scalar_type());
+      }
       if (want_h) dh.narrow(0, s, c).copy_(at::matmul(d, w));
       if (want_w) {
         if (d.scalar_type() == acc) dw.addmm_(d.t(), hc);  // in place: no [V, H] temporary

@@ -113,6 +113,31 @@ TEST(Scorer, ValuesAndGradientsEqualTheNaiveFullLogitsPath) {
   }
 }
 
+// float32 runs through the row kernels (logit_kernels.h): the same values, statistics and gradients as
+// the float64 naive path on the same float32 inputs, to float32's precision. V spans two kernel blocks.
+TEST(Scorer, Float32RowKernelsFollowTheFloat64NaivePath) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(9);
+  const int64_t B = 2, T = 7, H = 16, V = 4099;
+  at::Tensor hidden = at::randn({B, T, H}, gen).requires_grad_(true);
+  at::Tensor w = (at::randn({V, H}, gen) * 0.5).requires_grad_(true);
+  at::Tensor ids = at::randint(V, {B, T}, gen, at::kLong);
+  at::Tensor mask = at::zeros({B, T}, at::kBool);
+  mask.narrow(1, 2, 5).fill_(true);
+  at::Tensor R = at::randn({B}, gen);
+  SequenceScores s = score(hidden, w, ids, mask, {.chunk_tokens = 3, .stats = true});
+  EXPECT_EQ(s.sum.scalar_type(), at::kFloat);
+  (s.sum * R).sum().backward();
+  at::Tensor h64 = hidden.detach().to(at::kDouble).requires_grad_(true), w64 = w.detach().to(at::kDouble).requires_grad_(true);
+  Naive n = naive_scores(h64, w64, ids, mask);
+  (n.sum * R.to(at::kDouble)).sum().backward();
+  auto worst = [](const at::Tensor& a, const at::Tensor& b) { return (a.to(at::kDouble) - b).abs().max().item<double>(); };
+  EXPECT_LT(worst(s.sum, n.sum), 1e-4);
+  EXPECT_LT(worst(s.entropy, n.entropy), 1e-5);
+  EXPECT_LT(worst(s.mean_logit, n.mean_logit), 1e-5);
+  EXPECT_LT(worst(hidden.grad(), h64.grad()), 1e-5);
+  EXPECT_LT(worst(w.grad(), w64.grad()), 1e-5);
+}
+
 TEST(Scorer, GradientFlowsThroughAWholeModelLikeTheNaivePath) {
   // float64 model; gradient of the score w.r.t. every weight equals the naive path's.
   CausalLM m = load_model(model_fixture("llama-tiny"), {.dtype = at::kDouble});
