@@ -61,6 +61,14 @@ int wait_exit(pid_t pid) {
 }
 
 // The largest |a - b| over every tensor of two runs' final/model.safetensors (fp32).
+//
+// Runs that split a batch differently compute GEMMs over other row counts, whose blocking sums in
+// another order: gradients differ in float32's last bits, and in a weight whose gradient nearly
+// cancels, Adam's normalisation carries that into its update. Measured: 0.9e-6 and 2.0e-6 (two
+// implementations of the LM head's log-softmax) after 4 steps of lr 1e-3. A step without the
+// gradients' all-reduce moves weights by about the learning rate, 100x over kSameWeights.
+constexpr double kSameWeights = 1e-5;
+
 double max_weight_diff(const fs::path& a, const fs::path& b) {
   io::SafetensorsFile fa(a / "final" / "model.safetensors"), fb(b / "final" / "model.safetensors");
   EXPECT_EQ(fa.tensors().size(), fb.tensors().size());
@@ -101,7 +109,7 @@ TEST(LaunchE2E, DpoTwoWorkersAndTwoNodesEqualOneWorkerWithTheGlobalBatch) {
   EXPECT_NE(two.output.find("reference log-probs: 16 pairs computed and cached"), std::string::npos) << two.output;
   EXPECT_NE(two.output.find("data parallel: 2 workers over Gloo"), std::string::npos) << two.output;
   expect_same_curves(tmp / "one", tmp / "two", "2 workers");
-  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "two"), 1e-6);
+  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "two"), kSameWeights);
   EXPECT_EQ(read_json_file(tmp / "two" / "checkpoint-2" / "trainer_state.json")["world_size"], 2);
 
   // ZeRO-1: each rank keeps about half of the AdamW state; the numbers and the checkpoint's (gathered)
@@ -110,7 +118,7 @@ TEST(LaunchE2E, DpoTwoWorkersAndTwoNodesEqualOneWorkerWithTheGlobalBatch) {
   ASSERT_EQ(zero.exit_code, 0) << zero.output;
   EXPECT_NE(zero.output.find("ZeRO-1: rank 0 keeps the optimizer state of 86016 of 170432 parameters"), std::string::npos) << zero.output;
   expect_same_curves(tmp / "two", tmp / "zero", "ZeRO-1");
-  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "zero"), 1e-6);
+  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "zero"), kSameWeights);
   {
     io::SafetensorsFile a(tmp / "two" / "checkpoint-2" / "optimizer.safetensors"), b(tmp / "zero" / "checkpoint-2" / "optimizer.safetensors");
     EXPECT_EQ(a.tensors().size(), b.tensors().size());
@@ -123,7 +131,7 @@ TEST(LaunchE2E, DpoTwoWorkersAndTwoNodesEqualOneWorkerWithTheGlobalBatch) {
   EXPECT_EQ(wait_exit(node1), 0) << read_file(tmp / "node1.log");
   ASSERT_EQ(node0.exit_code, 0) << node0.output;
   expect_same_curves(tmp / "one", tmp / "nodes", "2 nodes");
-  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "nodes"), 1e-6);
+  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "nodes"), kSameWeights);
 
   // A checkpoint of 2 x 2 resumes on 1 x 4 (the same global batch) and ends where the others did.
   fs::copy(tmp / "two", tmp / "resumed", fs::copy_options::recursive);
@@ -131,7 +139,7 @@ TEST(LaunchE2E, DpoTwoWorkersAndTwoNodesEqualOneWorkerWithTheGlobalBatch) {
   auto resumed = test::run_prefer(dpo_args(tmp, 4, tmp / "resumed") + " --resume_from_checkpoint latest");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("written by 2 worker(s), this run has 1"), std::string::npos) << resumed.output;
-  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "resumed"), 1e-6);
+  EXPECT_LT(max_weight_diff(tmp / "one", tmp / "resumed"), kSameWeights);
   auto other = test::run_prefer(dpo_args(tmp, 2, tmp / "resumed") + " --resume_from_checkpoint " + (tmp / "two" / "checkpoint-2").string());
   EXPECT_NE(other.exit_code, 0);
   EXPECT_NE(other.output.find("global batch of 4"), std::string::npos) << other.output;
