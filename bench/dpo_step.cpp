@@ -36,7 +36,8 @@
 //          [--epoch_pairs 64] (0: no epoch) [--threads 0] [--chunk_tokens 1024] [--no_baseline]
 //          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
 //          [--trace DIR] (each prefer variant's last timed step profiled by ATen op and input shapes:
-//          self time per op, DIR/<mode>-<precision>-<variant>.txt)
+//          self time per op, DIR/<mode>-<precision>-<variant>.txt; the epoch's precompute pass in
+//          DIR/<mode>-<precision>-<variant>-precompute.txt)
 //          [--precompute_pairs 8] (pairs per batch of the epoch's precompute pass, as prefer dpo's
 //          per_device_eval_batch_size, whose default is 8)
 //          [--baseline_huge_pages] (the baseline with the huge-page malloc prefer runs with: util/startup_env.h)
@@ -45,6 +46,10 @@
 //          instead of the machine swapping or its OOM killer choosing a victim)
 //          [--step_limit_s S] (the baseline is stopped after S seconds a step, plus 120 s to load, and
 //          recorded as past the limit)
+//          [--curve N] (instead of the above, prefer only: N steps from the starting weights over the
+//          epoch's batches, cycled, for each variant in fp32 and in bf16, each in its own child; prints the
+//          losses every N/10 steps and how far each bf16 curve is from the fp32 one: the bf16 fidelity
+//          check of issue 22, which a one-step comparison cannot make)
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <sys/resource.h>
@@ -106,6 +111,7 @@ struct Args {
   double limit_gb = 0, step_limit_s = 0;
   int64_t precompute_pairs = 8;  // the precompute pass's batch: prefer dpo's per_device_eval_batch_size default
   bool baseline_huge_pages = false;  // the baseline with glibc.malloc.hugetlb=1 too (bench_startup)
+  int64_t curve = 0;                  // --curve N: loss curves fp32 against bf16, prefer only
 };
 
 // --limit_gb as bytes for setrlimit(RLIMIT_AS) in prefer's children (0: none).
@@ -150,6 +156,7 @@ void write_op_profile(const torch::autograd::profiler::thread_event_lists& lists
 
 // ------------------------------------------------------------------------------------------ results
 constexpr int kMaxSteps = 16;
+constexpr int64_t kMaxCurve = 400;
 struct Result {
   bool ok = false;
   char error[256] = {};
@@ -163,6 +170,7 @@ struct Result {
   double peak_mb = 0, start_mb = 0;
   int64_t params = 0, trainable = 0;
   double padding = 0;
+  double curve[kMaxCurve] = {};  // --curve: the loss of each step
 };
 
 template <class F>
@@ -485,7 +493,14 @@ Result run_prefer(const Args& a, const Inputs& in, const Variant& v, bool lora, 
         // The precompute pass is part of the epoch. It needs the reference = the starting weights, so a
         // fresh policy is loaded for it (a run would do this before its first step).
         Prefer fresh(a, in, v, lora, bf16);
+        std::optional<torch::autograd::profiler::TLSLegacyProfilerGuard> trace;
+        if (!a.trace.empty()) {
+          fs::path file = fs::path(a.trace) / ((lora ? "lora-" : "full-") + std::string(bf16 ? "bf16-" : "fp32-") + v.name + "-precompute.txt");
+          trace.emplace(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, true),
+                        [file](const torch::autograd::profiler::thread_event_lists& l) { write_op_profile(l, file); });
+        }
         fresh.precompute(in.precompute_batches);
+        trace.reset();
         p.table_c = fresh.table_c;
         p.table_r = fresh.table_r;
         r.precompute_s = sw.seconds();
@@ -495,6 +510,76 @@ Result run_prefer(const Args& a, const Inputs& in, const Variant& v, bool lora, 
       r.epoch_steps = int64_t(batches.size());
     }
   });
+}
+
+// --curve: `steps` steps from the starting weights over the epoch's batches (cycled), as a run would
+// train: the reference tabulated first, then one optimizer step a batch.
+Result run_curve(const Args& a, const Inputs& in, const Variant& v, bool lora, bool bf16) {
+  return in_child([&](Result& r) {
+    model::set_num_threads(a.threads);
+    at::manual_seed(0);
+    Prefer p(a, in, v, lora, bf16);
+    const auto& batches = v.grouped ? in.epoch_grouped : in.epoch_plain;
+    Stopwatch sw;
+    if (v.precompute) p.precompute(in.precompute_batches);
+    for (int64_t s = 0; s < a.curve; ++s) r.curve[s] = p.step(batches[size_t(s) % batches.size()], nullptr).loss;
+    r.steps = int(a.curve);
+    r.epoch_s = sw.seconds();
+  });
+}
+
+// Prints the fp32 default curve next to each variant's bf16 curve, and how far apart they are.
+void print_curves(const Args& a, const Inputs& in, bool lora) {
+  const double lr = lora ? a.lr_lora : a.lr_full;
+  std::printf("\n== curve: %s, %s, %lld steps over %lld pairs (%zu batches of %lld, cycled), lr %g ==\n", a.model.c_str(),
+              lora ? "LoRA r=16 (q,k,v,o)" : "full fine-tuning", (long long)a.curve, (long long)a.epoch_pairs,
+              in.epoch_grouped.size(), (long long)a.pairs, lr);
+  std::fflush(stdout);
+  Result ref = run_curve(a, in, variant("default"), lora, false);
+  if (!ref.ok) {
+    std::printf("fp32 default failed: %s\n", ref.error);
+    return;
+  }
+  std::vector<std::pair<std::string, Result>> bf;
+  for (const auto& vn : split_list(a.variants)) {
+    Result r = run_curve(a, in, variant(vn), lora, true);
+    if (!r.ok) std::printf("bf16 %s failed: %s\n", vn.c_str(), r.error);
+    else bf.emplace_back(vn, r);
+  }
+  std::printf("%6s %12s", "step", "fp32 default");
+  for (const auto& [vn, r] : bf) std::printf(" %12s %9s", ("bf16 " + vn).c_str(), "|d|");
+  std::printf("\n");
+  const int64_t every = std::max<int64_t>(1, a.curve / 10);
+  for (int64_t s = 0; s < a.curve; ++s) {
+    if (s != 0 && (s + 1) % every != 0 && s + 1 != a.curve) continue;
+    std::printf("%6lld %12.6f", (long long)(s + 1), ref.curve[s]);
+    for (const auto& [vn, r] : bf) std::printf(" %12.6f %9.2e", r.curve[s], std::fabs(r.curve[s] - ref.curve[s]));
+    std::printf("\n");
+  }
+  // The last tenth of the run, where a precision that loses updates would have fallen behind.
+  const int64_t tail = std::max<int64_t>(1, a.curve / 10);
+  auto mean = [&](const double* c, bool abs_diff) {
+    double m = 0;
+    for (int64_t s = a.curve - tail; s < a.curve; ++s) m += abs_diff ? std::fabs(c[s] - ref.curve[s]) : c[s];
+    return m / double(tail);
+  };
+  std::printf("last %lld steps: fp32 mean loss %.6f (%.1f s a step)\n", (long long)tail, mean(ref.curve, false),
+              ref.epoch_s / double(a.curve));
+  for (const auto& [vn, r] : bf) {
+    double worst = 0;
+    int64_t at_step = 0;
+    for (int64_t s = 0; s < a.curve; ++s)
+      if (std::fabs(r.curve[s] - ref.curve[s]) > worst) worst = std::fabs(r.curve[s] - ref.curve[s]), at_step = s + 1;
+    std::printf("  bf16 %-12s mean loss %.6f, mean |bf16 - fp32| %.2e; largest |bf16 - fp32| %.2e at step %lld (%.1f s a step)\n",
+                vn.c_str(), mean(r.curve, false), mean(r.curve, true), worst, (long long)at_step, r.epoch_s / double(a.curve));
+  }
+  std::fflush(stdout);
+  if (!a.json.empty()) {
+    Json line = {{"curve", a.curve}, {"model", a.model}, {"mode", lora ? "lora" : "full"}, {"pairs", a.pairs},
+                 {"epoch_pairs", a.epoch_pairs}, {"lr", lr}, {"fp32_default", std::vector<double>(ref.curve, ref.curve + a.curve)}};
+    for (const auto& [vn, r] : bf) line["bf16_" + vn] = std::vector<double>(r.curve, r.curve + a.curve);
+    std::ofstream(a.json, std::ios::app) << line.dump() << "\n";
+  }
 }
 
 // ------------------------------------------------------------------------------------------ baseline
@@ -581,6 +666,7 @@ int main(int argc, char** argv) {
     else if (k == "--json") a.json = val();
     else if (k == "--limit_gb") a.limit_gb = std::stod(val());
     else if (k == "--step_limit_s") a.step_limit_s = std::stod(val());
+    else if (k == "--curve") a.curve = std::stoll(val());
     else {
       std::fprintf(stderr, "unknown flag %s (see the comment at the top of bench/dpo_step.cpp)\n", k.c_str());
       return 2;
@@ -588,6 +674,13 @@ int main(int argc, char** argv) {
   }
   const bool huge_pages = bench_startup(argv, a.baseline_huge_pages);
   if (a.steps < 2) a.steps = 2;
+  if (a.curve > 0) {
+    if (a.curve > kMaxCurve || a.epoch_pairs <= 0) {
+      std::fprintf(stderr, "--curve takes 1 to %lld steps and needs --epoch_pairs > 0 (its batches)\n", (long long)kMaxCurve);
+      return 2;
+    }
+    a.baseline = false;  // prefer against itself
+  }
   if (a.python.empty()) a.python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   if (a.baseline && std::system((a.python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) {
     std::fprintf(stderr,
@@ -661,6 +754,12 @@ int main(int argc, char** argv) {
   std::vector<bool> modes, precs;
   if (a.mode != "full") modes.push_back(true);
   if (a.mode != "lora") modes.push_back(false);
+  if (a.curve > 0) {
+    for (bool lora : modes) print_curves(a, in, lora);
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    return 0;
+  }
   if (a.precision != "bf16") precs.push_back(false);
   if (a.precision != "fp32") precs.push_back(true);
   for (bool lora : modes) {

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "model/attention_kernels.h"
+
 #include <algorithm>
 #include <vector>
 
@@ -48,15 +50,23 @@ std::vector<Tile> tiles(const Shape& s, int64_t tile, int64_t causal_offset, con
   return out;
 }
 
-// One tile's scores in the softmax dtype, bias added: [nb, Hkv, G, n, k1 - k0]. The same ops in forward
-// and backward, so the recomputed probabilities are the forward's bit for bit.
-at::Tensor tile_scores(const at::Tensor& qt, const at::Tensor& kt, const at::Tensor& bias, const Shape& s, const Tile& t,
-                       double scale) {
-  const int64_t nk = t.k1 - t.k0;
-  at::Tensor sc = at::matmul(qt, kt.transpose(-1, -2)).mul_(scale);  // [nb, Hkv, G*n, nk], compute dtype
-  at::Tensor out = sc.to(bias.scalar_type()).view({t.nb, s.Hkv, s.G, t.n, nk});
-  return out.add_(bias.narrow(0, t.b0, t.nb).narrow(2, t.t0, t.n).narrow(3, t.k0, nk).unsqueeze(2));  // [nb, 1, 1, n, nk]
+// The tile's bias [nb, 1, n, k1 - k0].
+at::Tensor tile_bias(const at::Tensor& bias, const Tile& t) {
+  return bias.narrow(0, t.b0, t.nb).narrow(2, t.t0, t.n).narrow(3, t.k0, t.k1 - t.k0);
 }
+
+// One tile's scores in the softmax dtype, bias added: [nb, Hkv, G, n, k1 - k0], from the raw product
+// q k^T [nb, Hkv, G*n, nk] (overwritten). The same ops in forward and backward, so the recomputed
+// probabilities are the forward's bit for bit. (The ATen path: float64, or a bias the row kernels of
+// attention_kernels.h do not take.)
+at::Tensor tile_scores(at::Tensor raw, const at::Tensor& bias, const Shape& s, const Tile& t, double scale) {
+  const int64_t nk = t.k1 - t.k0;
+  at::Tensor out = raw.mul_(scale).to(bias.scalar_type()).view({t.nb, s.Hkv, s.G, t.n, nk});
+  return out.add_(tile_bias(bias, t).unsqueeze(2));  // [nb, 1, 1, n, nk]
+}
+
+// The raw product q k^T of a tile: [nb, Hkv, G*n, nk] in the compute dtype, contiguous.
+at::Tensor tile_product(const at::Tensor& qt, const at::Tensor& kt) { return at::matmul(qt, kt.transpose(-1, -2)); }
 
 // Softmax statistics of a tile, kept for backward: the row maximum and the sum of exp(s - max), each
 // [B, Hkv, G, n]. Kept apart rather than as one log-sum-exp: a padding query that sees no key has every
@@ -78,11 +88,22 @@ void forward_tiles(const at::Tensor& q5, const at::Tensor& k, const at::Tensor& 
                    double scale, const std::vector<Tile>& work, at::Tensor& out5, at::Tensor& row_max, at::Tensor& row_sum) {
   for (const Tile& t : work) {
     const int64_t nk = t.k1 - t.k0;
-    at::Tensor sc = tile_scores(tile_q(q5, s, t), tile_kv(k, t), bias, s, t, scale);  // [nb, Hkv, G, n, nk]
-    at::Tensor m = std::get<0>(sc.max(-1));
-    at::Tensor e = sc.sub_(m.unsqueeze(-1)).exp_();
-    at::Tensor l = e.sum(-1);
-    at::Tensor p = e.div_(l.unsqueeze(-1)).to(q5.scalar_type());
+    at::Tensor raw = tile_product(tile_q(q5, s, t), tile_kv(k, t));  // [nb, Hkv, G*n, nk]
+    at::Tensor flat = raw.view({-1, nk}), bt = tile_bias(bias, t);
+    at::Tensor m, l, p;
+    if (fused::attention_eligible(flat, bt)) {
+      // One pass a row (attention_kernels.h): p over the scores, in the compute dtype.
+      fused::attention_probs(flat, bt, scale, {t.nb, s.Hkv, s.G, t.n}, m, l, /*compute_stats=*/true, flat);
+      m = m.view({t.nb, s.Hkv, s.G, t.n});
+      l = l.view({t.nb, s.Hkv, s.G, t.n});
+      p = raw;
+    } else {
+      at::Tensor sc = tile_scores(raw, bias, s, t, scale);  // [nb, Hkv, G, n, nk]
+      m = std::get<0>(sc.max(-1));
+      at::Tensor e = sc.sub_(m.unsqueeze(-1)).exp_();
+      l = e.sum(-1);
+      p = e.div_(l.unsqueeze(-1)).to(q5.scalar_type());
+    }
     at::Tensor o = at::matmul(p.view({t.nb, s.Hkv, s.G * t.n, nk}), tile_kv(v, t));  // [nb, Hkv, G*n, D]
     out5.narrow(0, t.b0, t.nb).narrow(3, t.t0, t.n).copy_(o.view({t.nb, s.Hkv, s.G, t.n, s.D}));
     if (row_max.defined()) {
@@ -150,12 +171,24 @@ struct TiledAttention : public torch::autograd::Function<TiledAttention> {
       const int64_t nk = t.k1 - t.k0;
       auto rows = [&](const at::Tensor& x) { return x.narrow(0, t.b0, t.nb).narrow(3, t.t0, t.n); };  // [nb, Hkv, G, n, ...]
       at::Tensor qt = tile_q(q5, s, t), kt = tile_kv(k, t), vt = tile_kv(v, t);
-      at::Tensor p = probabilities(tile_scores(qt, kt, bias, s, t, scale), rows(row_max), rows(row_sum));
+      at::Tensor raw = tile_product(qt, kt), flat = raw.view({-1, nk}), bt = tile_bias(bias, t);
       at::Tensor dOt = rows(dO5).reshape({t.nb, s.Hkv, s.G * t.n, s.D});
-      tile_kv(dv, t).add_(at::matmul(p.to(cdt).view({t.nb, s.Hkv, s.G * t.n, nk}).transpose(-1, -2), dOt));
-      at::Tensor dp = at::matmul(dOt, vt.transpose(-1, -2)).to(acc).view({t.nb, s.Hkv, s.G, t.n, nk});
-      at::Tensor ds = p.mul_(dp.sub_(rows(delta).unsqueeze(-1))).mul_(scale).to(cdt);
-      at::Tensor dsv = ds.view({t.nb, s.Hkv, s.G * t.n, nk});
+      at::Tensor dsv;  // dS [nb, Hkv, G*n, nk] in the compute dtype
+      if (fused::attention_eligible(flat, bt)) {
+        at::Tensor m = rows(row_max).contiguous().view(-1), l = rows(row_sum).contiguous().view(-1);
+        at::Tensor p;  // [R, nk] compute dtype, the forward's p bit for bit
+        fused::attention_probs(flat, bt, scale, {t.nb, s.Hkv, s.G, t.n}, m, l, /*compute_stats=*/false, p);
+        tile_kv(dv, t).add_(at::matmul(p.view({t.nb, s.Hkv, s.G * t.n, nk}).transpose(-1, -2), dOt));
+        at::Tensor dp = at::matmul(dOt, vt.transpose(-1, -2));  // [nb, Hkv, G*n, nk], overwritten by dS
+        at::Tensor dpf = dp.view({-1, nk});
+        fused::attention_score_grad_(dpf, flat, bt, scale, {t.nb, s.Hkv, s.G, t.n}, m, l, rows(delta).contiguous().view(-1));
+        dsv = dp;
+      } else {
+        at::Tensor p = probabilities(tile_scores(raw, bias, s, t, scale), rows(row_max), rows(row_sum));
+        tile_kv(dv, t).add_(at::matmul(p.to(cdt).view({t.nb, s.Hkv, s.G * t.n, nk}).transpose(-1, -2), dOt));
+        at::Tensor dp = at::matmul(dOt, vt.transpose(-1, -2)).to(acc).view({t.nb, s.Hkv, s.G, t.n, nk});
+        dsv = p.mul_(dp.sub_(rows(delta).unsqueeze(-1))).mul_(scale).to(cdt).view({t.nb, s.Hkv, s.G * t.n, nk});
+      }
       rows(dq5).copy_(at::matmul(dsv, kt).view({t.nb, s.Hkv, s.G, t.n, s.D}));
       tile_kv(dk, t).add_(at::matmul(dsv.transpose(-1, -2), qt));
     }

@@ -3,8 +3,9 @@
 // The eager product softmax(q k^T * scale + bias) v keeps the [B, H, Tq, Tk] probabilities of every
 // layer alive until backward: at 512 tokens, 8 rows and 9 heads that is 75 MB per layer in float32,
 // most of a 30-layer model's activation memory. Here the forward keeps only the output and the
-// per-query log-sum-exp; backward recomputes each tile's probabilities from them (FlashAttention's
-// recomputation, written with ATen ops rather than a fused kernel). When the layout is causal, a tile
+// per-query softmax statistics; backward recomputes each tile's probabilities from them (FlashAttention's
+// recomputation, with ATen's GEMMs; the softmax and its backward are one pass a row of float32 or bf16
+// scores, model/attention_kernels.h, and ATen ops otherwise). When the layout is causal, a tile
 // of queries reads only the key slots up to its last query, so about half of the score matrix is
 // never formed, in the forward and in the backward.
 #pragma once

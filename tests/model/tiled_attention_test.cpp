@@ -134,5 +134,25 @@ TEST(TiledAttention, Float32AndBfloat16FollowTheEagerRounding) {
   }
 }
 
+// float32 runs through the tile kernels (attention_kernels.h) in forward and backward: values and
+// gradients against the float64 textbook product of the same float32 inputs.
+TEST(TiledAttention, Float32GradientsFollowFloat64) {
+  Case c = make_case({}, 0);
+  at::Tensor q = c.q.to(at::kFloat).requires_grad_(true), k = c.k.to(at::kFloat).requires_grad_(true),
+             v = c.v.to(at::kFloat).requires_grad_(true);
+  at::Tensor bias = c.bias.clamp_min(-3.0e38).to(at::kFloat);
+  at::Tensor q2 = q.detach().to(at::kDouble).requires_grad_(true), k2 = k.detach().to(at::kDouble).requires_grad_(true),
+             v2 = v.detach().to(at::kDouble).requires_grad_(true);
+  at::Tensor got = real_queries(tiled_attention(q, k, v, bias, 0.35, 0, 8).to(at::kDouble));
+  at::Tensor want = real_queries(textbook(q2, k2, v2, c.bias, 0.35));
+  EXPECT_LT((got - want).abs().max().item<double>(), 1e-5);
+  at::Tensor up = at::randn(got.sizes(), at::kDouble);
+  (got * up).sum().backward();
+  (want * up).sum().backward();
+  EXPECT_LT((q.grad().to(at::kDouble) - q2.grad()).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((k.grad().to(at::kDouble) - k2.grad()).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((v.grad().to(at::kDouble) - v2.grad()).abs().max().item<double>(), 1e-4);
+}
+
 }  // namespace
 }  // namespace prefer::model
