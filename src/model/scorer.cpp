@@ -125,7 +125,7 @@ at::Tensor chunked_token_logprobs(const at::Tensor& h, const at::Tensor& w, cons
                                   at::Tensor* log_sum_p_sq) {
   if (chunk_tokens <= 0) throw Error("must be > 0", {.field = "chunk_tokens"});
   const bool stats = entropy != nullptr || mean_logit != nullptr || hit != nullptr || log_sum_p_sq != nullptr;
-  variable_list out = ChunkedLogProbs::apply(h, w, targets.to(at::kLong), chunk_tokens, stats);
+  variable_list out = ChunkedLogProbs::apply(h, w, targets.to(at::kLong).contiguous(), chunk_tokens, stats);
   if (entropy) *entropy = out[1];
   if (mean_logit) *mean_logit = out[2];
   if (hit) *hit = out[3];

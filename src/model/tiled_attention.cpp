@@ -3,10 +3,10 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include "model/attention_kernels.h"
-
 #include <algorithm>
 #include <vector>
+
+#include "model/attention_kernels.h"
 
 namespace prefer::model {
 
