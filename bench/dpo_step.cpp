@@ -35,7 +35,8 @@
 //          [--prompt_len 256] [--completion_min 128] [--completion_max 256] [--steps 3]
 //          [--epoch_pairs 64] (0: no epoch) [--threads 0] [--chunk_tokens 1024] [--no_baseline]
 //          [--python /usr/bin/python3] [--lr_full 1e-5] [--lr_lora 1e-4]
-//          [--trace DIR] (each prefer variant's last timed step profiled by ATen op and input shapes:
+//          [--trace DIR] (created if missing; one more step of each prefer variant after its timed ones,
+//          profiled by ATen op and input shapes:
 //          self time per op, DIR/<mode>-<precision>-<variant>.txt; the epoch's precompute pass in
 //          DIR/<mode>-<precision>-<variant>-precompute.txt)
 //          [--precompute_pairs 8] (pairs per batch of the epoch's precompute pass, as prefer dpo's
@@ -150,6 +151,10 @@ void write_op_profile(const torch::autograd::profiler::thread_event_lists& lists
   for (const auto& [k, v] : self) rows.emplace_back(v.first, k + "  (" + std::to_string(v.second) + "x)");
   std::sort(rows.rbegin(), rows.rend());
   std::ofstream out(file);
+  if (!out) {  // called from the profiler guard's destructor: report, do not throw
+    std::fprintf(stderr, "--trace: cannot write %s\n", file.string().c_str());
+    return;
+  }
   out << "self time by op and input shapes, " << all / 1e6 << " s in all\n";
   for (const auto& [us, k] : rows) out << us / 1e6 << " s  " << 100.0 * us / all << "%  " << k << "\n";
 }
@@ -468,18 +473,21 @@ Result run_prefer(const Args& a, const Inputs& in, const Variant& v, bool lora, 
     double timed = 0;
     Result ph;
     for (int s = 0; s < K; ++s) {
-      std::optional<torch::autograd::profiler::TLSLegacyProfilerGuard> trace;
-      if (!a.trace.empty() && s == K - 1) {
-        fs::path file = fs::path(a.trace) / ((lora ? "lora-" : "full-") + std::string(bf16 ? "bf16-" : "fp32-") + v.name + ".txt");
-        trace.emplace(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, true),
-                      [file](const torch::autograd::profiler::thread_event_lists& l) { write_op_profile(l, file); });
-      }
       Stopwatch sw;
       auto o = p.step(in.step_batch, s > 0 ? &ph : nullptr);
       if (s > 0) timed += sw.seconds();
       r.loss[s] = o.loss;
       r.rew_c[s] = o.rc;
       r.rew_r[s] = o.rr;
+    }
+    if (!a.trace.empty()) {
+      // One more step under the profiler, after the timed ones: its overhead (a third of a step or more)
+      // stays out of the step times. The epoch below starts from its weights; its time does not depend on them.
+      fs::path file = fs::path(a.trace) / ((lora ? "lora-" : "full-") + std::string(bf16 ? "bf16-" : "fp32-") + v.name + ".txt");
+      torch::autograd::profiler::TLSLegacyProfilerGuard trace(
+          torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, true),
+          [file](const torch::autograd::profiler::thread_event_lists& l) { write_op_profile(l, file); });
+      p.step(in.step_batch, nullptr);
     }
     r.steps = K;
     const double n = std::max(1, K - 1);
@@ -681,6 +689,7 @@ int main(int argc, char** argv) {
     }
     a.baseline = false;  // prefer against itself
   }
+  if (!a.trace.empty()) fs::create_directories(a.trace);
   if (a.python.empty()) a.python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   if (a.baseline && std::system((a.python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) {
     std::fprintf(stderr,
