@@ -138,6 +138,19 @@ TEST(Scorer, Float32RowKernelsFollowTheFloat64NaivePath) {
   EXPECT_LT(worst(w.grad(), w64.grad()), 1e-5);
 }
 
+TEST(Scorer, StridedTargetsScoreAsContiguousOnes) {
+  // The float32 row kernels read targets as one contiguous int64 run; a column view (stride 2) and int32
+  // ids must give the same log-probs as a contiguous int64 copy.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(4);
+  at::Tensor h = at::randn({6, 8}, gen), w = at::randn({37, 8}, gen);
+  at::Tensor pairs = at::randint(37, {6, 2}, gen, at::kLong);
+  at::Tensor column = pairs.select(1, 1);
+  ASSERT_FALSE(column.is_contiguous());
+  at::Tensor want = chunked_token_logprobs(h, w, column.contiguous(), 4);
+  EXPECT_TRUE(at::equal(chunked_token_logprobs(h, w, column, 4), want));
+  EXPECT_TRUE(at::equal(chunked_token_logprobs(h, w, column.to(at::kInt), 4), want));
+}
+
 TEST(Scorer, GradientFlowsThroughAWholeModelLikeTheNaivePath) {
   // float64 model; gradient of the score w.r.t. every weight equals the naive path's.
   CausalLM m = load_model(model_fixture("llama-tiny"), {.dtype = at::kDouble});
