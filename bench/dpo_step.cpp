@@ -481,7 +481,7 @@ Result run_prefer(const Args& a, const Inputs& in, const Variant& v, bool lora, 
       r.rew_r[s] = o.rr;
     }
     if (!a.trace.empty()) {
-      // One more step under the profiler, after the timed ones: its overhead (a third of a step or more)
+      // One more step under the profiler, after the timed ones: its overhead (a third to a half of a step)
       // stays out of the step times. The epoch below starts from its weights; its time does not depend on them.
       fs::path file = fs::path(a.trace) / ((lora ? "lora-" : "full-") + std::string(bf16 ? "bf16-" : "fp32-") + v.name + ".txt");
       torch::autograd::profiler::TLSLegacyProfilerGuard trace(
