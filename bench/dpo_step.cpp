@@ -24,13 +24,17 @@
 //   pure           the defaults with every weight in bf16 (--pure_bf16)
 //   checkpointed   the defaults with gradient checkpointing of every decoder layer (--gradient_checkpointing:
 //                  the memory-saving configuration; each layer's forward runs twice)
+//   bf16_reference the defaults with an fp32 run's precompute pass in bf16 mixed precision
+//                  (--precompute_ref_dtype bfloat16; the same as default in bf16): the step-2 loss shows
+//                  what the bf16 table costs in fidelity, the epoch what it saves
 // The prefer step mirrors train::DpoRecipe::step (same calls: data::make_batch, model forward,
 // chunked_token_logprobs with stats, objectives::dpo_loss), split so each phase can be timed: reference,
 // forward, LM head + loss, LM-head backward, body backward, optimizer (clip_grad_norm + AdamW). The
 // first step's loss is also computed through DpoRecipe::step itself (no-grad) and printed as a check.
 //
 // Usage: bench_dpo_step [--model tiny|135m|360m|1b] [--mode lora|full|both] [--precision fp32|bf16|both]
-//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,mixed,default,pure,checkpointed]
+//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,mixed,default,pure,checkpointed,
+//                      bf16_reference]
 //          [--pairs 4]
 //          [--prompt_len 256] [--completion_min 128] [--completion_max 256] [--steps 3]
 //          [--epoch_pairs 64] (0: no epoch) [--threads 0] [--chunk_tokens 1024] [--no_baseline]
@@ -276,6 +280,7 @@ struct Variant {
   bool precompute = false, chunked = false, grouped = false, prefix = false, aligned = false;
   bool mixed = false;  // bf16: float32 embeddings, norms and residual stream (CausalLM::set_mixed_precision)
   bool checkpoint = false;  // gradient checkpointing of every decoder layer (--gradient_checkpointing)
+  bool bf16_ref = false;    // fp32 runs: the precompute pass from a bf16 mixed copy (--precompute_ref_dtype bfloat16)
 };
 
 Variant variant(const std::string& n) {
@@ -289,6 +294,7 @@ Variant variant(const std::string& n) {
   else if (n == "default" || n == "all") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = true;
   else if (n == "pure") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = true;  // default, all bf16
   else if (n == "checkpointed") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = v.checkpoint = true;
+  else if (n == "bf16_reference") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = v.bf16_ref = true;
   else if (n != "naive") throw std::runtime_error("unknown variant " + n);
   return v;
 }
@@ -354,9 +360,9 @@ struct Prefer {
 
   // Reference sums for a batch, live (adapters off, or the frozen copy; before any step, the policy
   // itself for a full fine-tuning table).
-  std::pair<at::Tensor, at::Tensor> live_ref(const data::Batch& b) {
+  std::pair<at::Tensor, at::Tensor> live_ref(const data::Batch& b, const model::CausalLM* copy = nullptr) {
     at::NoGradGuard ng;
-    const model::CausalLM& m = reference ? *reference : *policy;
+    const model::CausalLM& m = copy ? *copy : reference ? *reference : *policy;
     std::optional<model::AdaptersDisabled> off;
     if (lora) off.emplace(*policy);
     bool was = policy->mode().training;
@@ -373,11 +379,18 @@ struct Prefer {
     return {sum.slice(0, 0, b.pairs).to(at::kDouble), sum.slice(0, b.pairs, 2 * b.pairs).to(at::kDouble)};
   }
 
+  // The table, as prefer dpo's precompute pass; bf16_reference in an fp32 run loads a bf16 mixed copy
+  // of the starting weights for it (its load counted, as the command's) and frees it after.
   void precompute(const std::vector<std::vector<size_t>>& batches) {
     table_c = at::zeros({int64_t(in.ds.size())}, at::kDouble);
     table_r = at::zeros({int64_t(in.ds.size())}, at::kDouble);
+    std::optional<model::CausalLM> copy;
+    if (v.bf16_ref && !bf16) {
+      copy.emplace(model::load_model(in.model_dir, {.dtype = at::kBFloat16, .mixed_precision = true}));
+      copy->set_requires_grad(false);
+    }
     for (const auto& ex : batches) {
-      auto [c, r] = live_ref(data::make_batch(in.ds, ex, bopt));
+      auto [c, r] = live_ref(data::make_batch(in.ds, ex, bopt), copy ? &*copy : nullptr);
       for (size_t k = 0; k < ex.size(); ++k) {
         table_c[int64_t(ex[k])] = c[int64_t(k)];
         table_r[int64_t(ex[k])] = r[int64_t(k)];

@@ -45,6 +45,8 @@ OptionSet dpo_option_set() {
   s.add("rpo_alpha", T::Float, nullptr, "Older TRL: adds rpo_alpha x NLL of chosen (= loss_type sft)");
   s.add("trl_version", T::String, "v1.9.0", "Whose loss semantics to follow where TRL releases differ: v1.9.0 or v0.28.0");
   s.add("precompute_ref_log_probs", T::Bool, true, "One reference pass before training, cached on disk; the step never runs the reference (false: TRL's live reference)");
+  s.add("precompute_ref_dtype", T::String, "auto",
+        "Dtype of the precompute pass: auto (the policy's), float32 or bfloat16 (for a float32 policy: its reference log-probs from a bf16 copy of the starting weights, faster where bf16 GEMMs are, within bf16 rounding of the float32 ones; the copy is freed before training)");
   s.add("batch_layout", T::String, "prefix_shared", "prefix_shared (each prompt once) or concatenated (TRL's rows)");
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "pairs"});
   add_lora_options(s);
@@ -153,7 +155,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   ModelCard card{.method = "DPO", .command = "prefer dpo", .source = source, .adapter = pol.use_peft, .data_hash = data.hash,
                  .settings = {"beta", "loss_type", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
                               "gradient_accumulation_steps", "max_length", "bf16", "use_peft", "lora_r", "lora_alpha",
-                              "precompute_ref_log_probs", "seed"}};
+                              "precompute_ref_log_probs", "precompute_ref_dtype", "seed"}};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   trainer.set_status_metrics({"rewards/margins", "rewards/accuracies"});
   record_memory_estimate(targs, mem, out);

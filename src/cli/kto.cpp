@@ -39,6 +39,8 @@ OptionSet kto_option_set() {
   s.add("undesirable_weight", T::Float, 1.0, "Weight of the undesirable examples' losses (λ_U)");
   s.add("precompute_ref_log_probs", T::Bool, true,
         "One reference pass before training (completions and KL rows), cached on disk; the step never runs the reference");
+  s.add("precompute_ref_dtype", T::String, "auto",
+        "Dtype of the precompute pass: auto (the policy's), float32 or bfloat16 (for a float32 policy: its reference log-probs from a bf16 copy of the starting weights, faster where bf16 GEMMs are, within bf16 rounding of the float32 ones; the copy is freed before training)");
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "examples"});
   add_lora_options(s);
   add_judged_eval_options(s);
@@ -135,7 +137,7 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
   ModelCard card{.method = "KTO", .command = "prefer kto", .source = source, .adapter = pol.use_peft, .data_hash = data.hash,
                  .settings = {"beta", "loss_type", "desirable_weight", "undesirable_weight", "learning_rate", "num_train_epochs", "max_steps",
                               "per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "bf16", "use_peft", "lora_r",
-                              "lora_alpha", "precompute_ref_log_probs", "seed"}};
+                              "lora_alpha", "precompute_ref_log_probs", "precompute_ref_dtype", "seed"}};
   trainer.set_model_card([card, &o](const train::TrainResult& r) { return model_card_text(card, o, r); });
   trainer.set_status_metrics({"rewards/margins", "kl"});
   record_memory_estimate(targs, mem, out);
