@@ -46,7 +46,7 @@ OptionSet dpo_option_set() {
   s.add("trl_version", T::String, "v1.9.0", "Whose loss semantics to follow where TRL releases differ: v1.9.0 or v0.28.0");
   s.add("precompute_ref_log_probs", T::Bool, true, "One reference pass before training, cached on disk; the step never runs the reference (false: TRL's live reference)");
   s.add("precompute_ref_dtype", T::String, "auto",
-        "Dtype of the precompute pass: auto (the policy's), float32 or bfloat16 (for a float32 policy: its reference log-probs from a bf16 copy of the starting weights, faster where bf16 GEMMs are, within bf16 rounding of the float32 ones; the copy is freed before training)");
+        "Dtype of the precompute pass: auto (the policy's), float32 or bfloat16 (for a float32 policy: its reference log-probs from a bf16 copy of the starting weights, faster where bf16 GEMMs are, within bf16 rounding of the float32 ones; the copy, 2 bytes a weight, lives only during the pass)");
   s.add("batch_layout", T::String, "prefix_shared", "prefix_shared (each prompt once) or concatenated (TRL's rows)");
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "pairs"});
   add_lora_options(s);
