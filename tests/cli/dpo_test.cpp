@@ -21,6 +21,13 @@ std::string common(const test::TempDir& tmp) {
          " --use_peft --lora_r 4 --lora_dropout 0.1 --seed 5";
 }
 
+// Full fine-tuning on 8 pairs (written to tmp/p.jsonl), `steps` steps, a metrics row each.
+std::string full_fine_tuning(const test::TempDir& tmp, int steps) {
+  test::write_prefs(tmp / "p.jsonl", 8);
+  return " --threads 1 --model " + test::fixture("models/llama-tiny").string() + " --data " + (tmp / "p.jsonl").string() +
+         " --cache_dir " + (tmp / "cache").string() + " --per_device_train_batch_size 4 --learning_rate 1e-4 --logging_steps 1 --max_steps " +
+         std::to_string(steps);
+}
 
 }  // namespace
 
@@ -128,10 +135,7 @@ TEST(DpoE2E, NonFiniteLossStopsWithTheExampleLines) {
 TEST(DpoE2E, PrecomputedReferenceGivesTheSameRunAsTheLiveOne) {
   // Full fine-tuning: a live frozen copy as the reference, or its log-probs computed once and cached.
   test::TempDir tmp;
-  test::write_prefs(tmp / "p.jsonl", 8);
-  const std::string full = " --threads 1 --model " + test::fixture("models/llama-tiny").string() + " --data " + (tmp / "p.jsonl").string() +
-                           " --cache_dir " + (tmp / "cache").string() + " --per_device_train_batch_size 4 --learning_rate 1e-4"
-                           " --logging_steps 1 --max_steps 3";
+  const std::string full = full_fine_tuning(tmp, 3);
   auto live = test::run_prefer("dpo" + full + " --precompute_ref_log_probs false --output_dir " + (tmp / "live").string());
   ASSERT_EQ(live.exit_code, 0) << live.output;
   auto cached = test::run_prefer("dpo" + full + " --precompute_ref_log_probs --output_dir " + (tmp / "cached").string());
@@ -152,10 +156,7 @@ TEST(DpoE2E, Bf16ReferencePassStaysWithinBf16RoundingOfTheFloat32One) {
   // starting weights, cached under its own key; near the float32 table, but not equal to it, so step 1's
   // loss moves off ln 2 by what bf16 rounding leaves.
   test::TempDir tmp;
-  test::write_prefs(tmp / "p.jsonl", 8);
-  const std::string full = " --threads 1 --model " + test::fixture("models/llama-tiny").string() + " --data " + (tmp / "p.jsonl").string() +
-                           " --cache_dir " + (tmp / "cache").string() + " --per_device_train_batch_size 4 --learning_rate 1e-4"
-                           " --logging_steps 1 --max_steps 2";
+  const std::string full = full_fine_tuning(tmp, 2);
   auto tables = [&] {
     std::vector<fs::path> v;
     for (const auto& e : fs::directory_iterator(tmp / "cache" / "refs")) v.push_back(e.path());
