@@ -87,6 +87,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   const std::string layout = get<std::string>(o, "batch_layout");
   if (layout != "concatenated" && layout != "prefix_shared")
     throw Error("must be concatenated or prefix_shared, not '" + layout + "'", {.field = "batch_layout"});
+  RunReference::check_options(o);
   data::PrepareOptions prep = prepare_options(o, data::DatasetKind::Preference);
   const fs::path cache_dir = prep.cache_dir.value_or(data::default_cache_dir());
   open_run_folder(o, targs);

@@ -63,6 +63,7 @@ RunSummary run_kto(const Json& o, std::ostream& out) {
                 {.field = "per_device_train_batch_size", .hint = "use 2 or more (TRL's docs advise 4 or more), or loss_type apo_zero_unpaired"});
   const model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
   PolicyOptions pol = policy_options(o, source);  // read and checked before the data work
+  RunReference::check_options(o);
   data::PrepareOptions prep = prepare_options(o, data::DatasetKind::Unpaired);
   prep.read.expect.reset();  // pairs are welcome too: unpaired below, as TRL does
   const fs::path cache_dir = prep.cache_dir.value_or(data::default_cache_dir());

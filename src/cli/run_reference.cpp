@@ -26,13 +26,9 @@ struct RefPrecision {
 RefPrecision policy_precision(Policy& policy) { return {policy.options().dtype, policy.model().mixed_precision()}; }
 
 RefPrecision ref_precision(const Json& o, Policy& policy) {
+  RunReference::check_options(o);
   const std::string d = get<std::string>(o, "precompute_ref_dtype");
   if (d == "auto") return policy_precision(policy);
-  if (d != "float32" && d != "bfloat16")
-    throw Error("must be auto, float32 or bfloat16, not '" + d + "'", {.field = "precompute_ref_dtype"});
-  if (!get<bool>(o, "precompute_ref_log_probs"))
-    throw Error("sets the dtype of the precompute pass; a live reference runs in the policy's dtype",
-                {.field = "precompute_ref_dtype", .hint = "drop it, or keep precompute_ref_log_probs on"});
   const at::ScalarType t = d == "bfloat16" ? at::kBFloat16 : at::kFloat;
   if (t == policy.options().dtype) return policy_precision(policy);
   return {t, t == at::kBFloat16};  // bf16 as prefer's default bf16 mode: mixed (float32 norms, embeddings, residual)
@@ -56,6 +52,15 @@ std::optional<model::CausalLM> frozen_copy(const Json& o, const std::optional<mo
 }
 
 }  // namespace
+
+void RunReference::check_options(const Json& o) {
+  const std::string d = cli::get<std::string>(o, "precompute_ref_dtype");
+  if (d != "auto" && d != "float32" && d != "bfloat16")
+    throw Error("must be auto, float32 or bfloat16, not '" + d + "'", {.field = "precompute_ref_dtype"});
+  if (d != "auto" && !cli::get<bool>(o, "precompute_ref_log_probs"))
+    throw Error("sets the dtype of the precompute pass; a live reference runs in the policy's dtype",
+                {.field = "precompute_ref_dtype", .hint = "drop it, or keep precompute_ref_log_probs on"});
+}
 
 RunReference::RunReference(const Json& o, const model::ModelSource& source, Policy& policy, int64_t chunk_tokens)
     : ref_source_(ref_source(o)), source_(source), precompute_(cli::get<bool>(o, "precompute_ref_log_probs")),

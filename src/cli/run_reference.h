@@ -27,6 +27,8 @@ class RunReference {
   // Reads ref_model, use_peft, precompute_ref_log_probs and precompute_ref_dtype; loads a frozen copy
   // when one is needed.
   RunReference(const Json& options, const model::ModelSource& policy_source, Policy& policy, int64_t chunk_tokens);
+  // precompute_ref_dtype's value, and that it comes with precompute_ref_log_probs: before any work.
+  static void check_options(const Json& options);
   RunReference(const RunReference&) = delete;  // the Reference points into this object
   RunReference& operator=(const RunReference&) = delete;
 
