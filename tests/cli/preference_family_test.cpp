@@ -187,6 +187,19 @@ TEST(PreferenceFamilyE2E, KtoWithPolicyAsReferenceLosesHalfTheClassWeight) {
     EXPECT_NEAR(row.value("logps/chosen", NAN), logps_chosen, 2e-4) << pre;
     EXPECT_NEAR(row.value("rewards/margins", NAN), 0.0, 1e-6) << pre;
   }
+  // The table from a bf16 copy (--precompute_ref_dtype bfloat16): the reference is the starting model up
+  // to bf16 rounding, so the loss stays within 1e-4 of 0.75 (measured 1e-5) but no longer equals it; with a live
+  // reference the option is refused before any work.
+  Json bf = first_row("kto", tmp / "u.jsonl", tmp, "--desirable_weight 2 --precompute_ref_dtype bfloat16");
+  EXPECT_NEAR(bf.value("loss", NAN), 0.75, 1e-4);
+  EXPECT_NE(bf.value("loss", NAN), 0.75);
+  EXPECT_NEAR(bf.value("logps/chosen", NAN), logps_chosen, 2e-4);  // the policy's own, in float32
+  auto live = test::run_prefer("kto --threads 1 --model " + model::test::model_fixture("llama-tiny").string() + " --data " +
+                               (tmp / "u.jsonl").string() + " --precompute_ref_log_probs false --precompute_ref_dtype bfloat16 --output_dir " +
+                               (tmp / "live").string());
+  EXPECT_EQ(live.exit_code, 1);
+  EXPECT_NE(live.output.find("'precompute_ref_dtype'"), std::string::npos) << live.output;
+  EXPECT_FALSE(fs::exists(tmp / "live"));
   // apo_zero_unpaired has no KL term: batches of one are fine, and with policy = reference each example
   // loses ½ x its weight again (1 − σ(0) desirable, σ(0) undesirable), accumulated over 4 micro-batches.
   auto apo = test::run_prefer("kto --threads 1 --model " + model::test::model_fixture("llama-tiny").string() + " --data " +
