@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "model/caching_allocator.h"
 #include "model/runtime.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
   // OMP_WAIT_POLICY=PASSIVE and glibc's huge-page malloc are read before main: set them and start
   // again once (util/startup_env.h); a user's own settings are kept.
   prefer::restart_with({}, argv);
+  // Large CPU blocks are reused from step to step instead of faulted in again (model/caching_allocator.h).
+  prefer::model::install_caching_allocator();
   using namespace prefer::cli;
   CLI::App app{"prefer: align open-weight language models with human preferences (SFT, reward models,\n"
                "DPO and its family, PPO), from Hugging Face model folders and JSONL preference data."};

@@ -1,7 +1,6 @@
 #include "model/attention_kernels.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "model/fused_math.h"
+#include "model/intra_op.h"
 #include "util/error.h"
 
 namespace prefer::model::fused {

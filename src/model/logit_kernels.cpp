@@ -1,7 +1,6 @@
 #include "model/logit_kernels.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +8,7 @@
 #include <limits>
 
 #include "model/fused_math.h"
+#include "model/intra_op.h"
 #include "util/error.h"
 
 namespace prefer::model::fused {

@@ -26,6 +26,9 @@
 // became the default in 2.4 and needs a libuv-enabled build: prefer asks for the classic one.
 #define PREFER_TCPSTORE_HAS_LIBUV PREFER_TORCH_AT_LEAST(2, 4)
 
+// c10::Allocator (model/caching_allocator.cpp): allocate() lost its `const` in 2.3 and copy_data()
+// became pure virtual; the caching allocator defines both forms, so no macro is needed.
+
 namespace prefer::model::compat {
 
 constexpr int kTorchMajor = TORCH_VERSION_MAJOR;

@@ -1,7 +1,6 @@
 #include "train/optimizer.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "model/intra_op.h"
 #include "train/state_file.h"
 #include "util/error.h"
 

@@ -1,0 +1,138 @@
+#include "model/caching_allocator.h"
+
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <new>
+#include <string>
+
+namespace prefer::model {
+
+BlockCache::~BlockCache() { release_cached(); }
+
+size_t BlockCache::capacity_for(size_t n) {
+  const size_t granule = std::max<size_t>(size_t{64} << 10, std::bit_floor(std::max<size_t>(n, 1)) / 16);
+  return (n + granule - 1) / granule * granule;
+}
+
+void* BlockCache::take(size_t n) {
+  const size_t cap = capacity_for(n);
+  std::lock_guard<std::mutex> lock(mu_);
+  // Best fit among the cached blocks, up to 1/8 larger than asked (more would hold memory idle).
+  if (auto it = free_.lower_bound(cap); it != free_.end() && it->first <= cap + cap / 8) {
+    void* p = it->second;
+    s_.cached -= it->first;
+    s_.live += it->first;
+    s_.peak_live = std::max(s_.peak_live, s_.live);
+    ++s_.hits;
+    free_.erase(it);
+    return p;
+  }
+  evict_for(cap);
+  void* p = std::aligned_alloc(64, cap);
+  if (p == nullptr) {  // the system is short: what the cache holds goes back first
+    for (auto& [c, q] : free_) {
+      std::free(q);
+      owned_.erase(q);
+      s_.cached -= c;
+      ++s_.evicted;
+    }
+    free_.clear();
+    p = std::aligned_alloc(64, cap);
+    if (p == nullptr) throw std::bad_alloc();
+  }
+  owned_.emplace(p, cap);
+  s_.live += cap;
+  s_.peak_live = std::max(s_.peak_live, s_.live);
+  ++s_.misses;
+  return p;
+}
+
+void BlockCache::evict_for(size_t incoming) {
+  const size_t limit = std::max(s_.peak_live, s_.live + incoming) + o_.slack;
+  while (!free_.empty() && s_.live + incoming + s_.cached > limit) {
+    auto it = std::prev(free_.end());
+    std::free(it->second);
+    owned_.erase(it->second);
+    s_.cached -= it->first;
+    ++s_.evicted;
+    free_.erase(it);
+  }
+}
+
+bool BlockCache::give(void* p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = owned_.find(p);
+  if (it == owned_.end()) return false;
+  s_.live -= it->second;
+  s_.cached += it->second;
+  free_.emplace(it->second, p);
+  return true;
+}
+
+void BlockCache::release_cached() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [cap, p] : free_) {
+    std::free(p);
+    owned_.erase(p);
+    s_.cached -= cap;
+  }
+  free_.clear();
+}
+
+BlockCache::Stats BlockCache::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return s_;
+}
+
+namespace {
+
+BlockCache* g_cache = nullptr;
+
+void release(void* p) {
+  if (p == nullptr) return;
+  if (!g_cache->give(p)) c10::free_cpu(p);
+}
+
+// Every block, small or large, is one pointer that is both data and context, so LibTorch's raw
+// interface (raw_allocate / raw_deallocate, which oneDNN's ideep allocator uses) works as with c10's own.
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  // c10::Allocator::allocate is const before LibTorch 2.3 and not from 2.3 on: both are defined, and the
+  // one the base declares is the override (model/torch_compat.h lists this difference).
+  c10::DataPtr allocate(size_t n) const { return make(n); }
+  c10::DataPtr allocate(size_t n) { return make(n); }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+  // Pure virtual from 2.3 on; an unused member before.
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+
+ private:
+  static c10::DataPtr make(size_t n) {
+    void* p = n >= g_cache->options().min_block ? g_cache->take(n) : c10::alloc_cpu(n);
+    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+};
+
+}  // namespace
+
+bool install_caching_allocator() {
+  static const bool installed = [] {
+    const char* off = std::getenv("PREFER_CACHING_ALLOCATOR");
+    if (off != nullptr && std::string(off) == "0") return false;
+    // Never destroyed: tensors may be freed during static destruction, after main returns.
+    g_cache = new BlockCache();
+    c10::SetCPUAllocator(new CachingCpuAllocator(), /*priority=*/1);
+    return true;
+  }();
+  return installed;
+}
+
+BlockCache* installed_block_cache() { return g_cache; }
+
+}  // namespace prefer::model
