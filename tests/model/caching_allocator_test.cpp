@@ -5,10 +5,12 @@
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <thread>
 #include <vector>
@@ -89,6 +91,25 @@ TEST(BlockCache, LivePlusCachedStaysWithinThePeakPlusSlack) {
   cache.release_cached();
   EXPECT_EQ(cache.stats().cached, 0u);
   EXPECT_EQ(cache.stats().live, 0u);
+}
+
+size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// An evicted or released block's pages leave the process (a block from malloc would stay in its heap).
+TEST(BlockCache, ReleasedBlocksLeaveTheProcess) {
+  BlockCache cache;
+  void* p = cache.take(64 * kMiB);
+  std::memset(p, 7, 64 * kMiB);
+  const size_t touched = resident_bytes();
+  cache.give(p);
+  EXPECT_GE(resident_bytes() + kMiB, touched);  // cached: still resident, ready for reuse
+  cache.release_cached();
+  EXPECT_LE(resident_bytes() + 60 * kMiB, touched);
 }
 
 TEST(BlockCache, ThreadsTakeAndGiveAtOnce) {
