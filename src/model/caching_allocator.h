@@ -4,9 +4,10 @@
 // Why: a step allocates and frees gigabytes of activations, gradients and logits chunks of the same
 // sizes every time. glibc hands much of that memory back to the kernel and faults it in again, and every
 // fault zeroes a page (a 2 MiB one with the huge-page malloc of util/startup_env.h): measured on the
-// 2-core Xeon at the DPO benchmark's sizes, `clear_page_erms` was 7-9% of a bf16 step's CPU time after
-// malloc's trim and mmap thresholds were raised as far as glibc allows. A cached block is reused as it
-// is, already mapped.
+// 2-core Xeon at the DPO benchmark's sizes, zeroing (`clear_page_erms`) was 2.8% of a bf16 step's CPU
+// time in the steady state, and raising malloc's trim and mmap thresholds as far as glibc allows did
+// not remove it. A cached block is reused as it is, already mapped: with the cache 1.0%, and the
+// step's peak 7-10% lower (docs/performance.md, "Sixth round").
 //
 // What it costs in memory, and the bound that keeps it small: the cache only holds blocks that were
 // live before, and on a miss it unmaps cached blocks (largest first) until live + cached stays within
@@ -39,7 +40,7 @@ class BlockCache {
     size_t peak_live = 0;    // the highest `live` so far
     uint64_t hits = 0;       // requests served from the cache
     uint64_t misses = 0;     // requests that allocated a new block
-    uint64_t evicted = 0;    // cached blocks freed to keep the bound
+    uint64_t evicted = 0;    // cached blocks unmapped to keep the bound
   };
 
   BlockCache() : BlockCache(Options{}) {}
@@ -53,7 +54,7 @@ class BlockCache {
   void* take(size_t n);
   // Returns `p` to the cache when it came from take(); false (and nothing done) otherwise.
   bool give(void* p);
-  // Frees every cached block.
+  // Unmaps every cached block.
   void release_cached();
   Stats stats() const;
   const Options& options() const { return o_; }
