@@ -24,9 +24,10 @@ namespace {
 // where free() would leave them in malloc's heap, resident and counted in the peak. With the huge-page
 // malloc on (util/startup_env.h) they are advised for transparent huge pages as malloc's are.
 void* map_block(size_t cap) {
+  static const bool huge = huge_page_malloc();  // the environment is the process's: read it once
   void* p = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;
-  if (huge_page_malloc()) ::madvise(p, cap, MADV_HUGEPAGE);  // advice only: a failure costs nothing
+  if (huge) ::madvise(p, cap, MADV_HUGEPAGE);  // advice only: a failure costs nothing
   return p;
 }
 
@@ -57,13 +58,7 @@ void* BlockCache::take(size_t n) {
   evict_for(cap);
   void* p = map_block(cap);
   if (p == nullptr) {  // the system is short: what the cache holds goes back first
-    for (auto& [c, q] : free_) {
-      unmap_block(q, c);
-      owned_.erase(q);
-      s_.cached -= c;
-      ++s_.evicted;
-    }
-    free_.clear();
+    for (; !free_.empty(); ++s_.evicted) unmap(free_.begin());
     p = map_block(cap);
     if (p == nullptr) throw std::bad_alloc();
   }
@@ -76,14 +71,14 @@ void* BlockCache::take(size_t n) {
 
 void BlockCache::evict_for(size_t incoming) {
   const size_t limit = std::max(s_.peak_live, s_.live + incoming) + o_.slack;
-  while (!free_.empty() && s_.live + incoming + s_.cached > limit) {
-    auto it = std::prev(free_.end());
-    unmap_block(it->second, it->first);
-    owned_.erase(it->second);
-    s_.cached -= it->first;
-    ++s_.evicted;
-    free_.erase(it);
-  }
+  for (; !free_.empty() && s_.live + incoming + s_.cached > limit; ++s_.evicted) unmap(std::prev(free_.end()));
+}
+
+void BlockCache::unmap(std::multimap<size_t, void*>::iterator it) {
+  unmap_block(it->second, it->first);
+  owned_.erase(it->second);
+  s_.cached -= it->first;
+  free_.erase(it);
 }
 
 bool BlockCache::give(void* p) {
@@ -98,12 +93,7 @@ bool BlockCache::give(void* p) {
 
 void BlockCache::release_cached() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [cap, p] : free_) {
-    unmap_block(p, cap);
-    owned_.erase(p);
-    s_.cached -= cap;
-  }
-  free_.clear();
+  while (!free_.empty()) unmap(free_.begin());
 }
 
 BlockCache::Stats BlockCache::stats() const {
@@ -121,7 +111,8 @@ void release(void* p) {
 }
 
 // Every block, small or large, is one pointer that is both data and context, so LibTorch's raw
-// interface (raw_allocate / raw_deallocate, which oneDNN's ideep allocator uses) works as with c10's own.
+// interface (raw_allocate / raw_deallocate, which oneDNN's ideep allocator uses) works as with c10's own:
+// raw_deleter's `release` hands a pointer the cache does not own to c10's free.
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   // c10::Allocator::allocate is const before LibTorch 2.3 and not from 2.3 on: both are defined, and the
@@ -133,8 +124,13 @@ class CachingCpuAllocator final : public c10::Allocator {
   void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
  private:
+  // A small block's deleter is c10's own free: its tensors never take the cache's lock to go.
   static c10::DataPtr make(size_t n) {
-    void* p = n >= g_cache->options().min_block ? g_cache->take(n) : c10::alloc_cpu(n);
+    if (n < g_cache->options().min_block) {
+      void* p = c10::alloc_cpu(n);
+      return {p, p, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
+    }
+    void* p = g_cache->take(n);
     return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
   }
 };

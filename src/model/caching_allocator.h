@@ -65,7 +65,10 @@ class BlockCache {
   static size_t capacity_for(size_t n);
 
  private:
-  void evict_for(size_t incoming);  // with mu_ held
+  // With mu_ held: unmaps cached blocks, largest first, until `incoming` more fits the bound.
+  void evict_for(size_t incoming);
+  // With mu_ held: unmaps the cached block at `it` and forgets it.
+  void unmap(std::multimap<size_t, void*>::iterator it);
 
   Options o_;
   mutable std::mutex mu_;
