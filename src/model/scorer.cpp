@@ -18,12 +18,23 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// log p(target) per row, computed chunk by chunk; backward recomputes each chunk's logits.
+// g_n (onehot(target_n) - softmax(logits_n)) for logits [c, V] in the accumulate dtype (consumed), lse and
+// g [c]: the ATen form of fused::target_logprob_grad_, for what the row kernels do not take (float64).
+at::Tensor logit_grad(at::Tensor logits, const at::Tensor& lse, const at::Tensor& g, const at::Tensor& targets) {
+  at::Tensor d = logits.sub_(lse.unsqueeze(1)).exp_().mul_(g.neg().unsqueeze(1));
+  return d.scatter_add_(1, targets.unsqueeze(1), g.unsqueeze(1));
+}
+
+// log p(target) per row, computed chunk by chunk; backward recomputes each chunk's logits, or (fold)
+// scales the input gradient formed in the forward.
 struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
   // Outputs: logprobs [N], then (when stats) entropy [N], mean logit [N], argmax hit [N] and
   // log Σ_v p_v² [N] (WPO's weighting), non-differentiable.
+  // fold: the LM head is frozen and a backward will follow (chunked_token_logprobs decides), so each
+  // chunk's d lp / d h = W[target] - softmax W (= (onehot - softmax) W, [c, H]) is formed here, while the
+  // chunk's logits exist, and backward only scales it by the upstream gradient: no logits recomputed.
   static variable_list forward(AutogradContext* ctx, at::Tensor h, at::Tensor w, at::Tensor targets, int64_t chunk,
-                               bool stats) {
+                               bool stats, bool fold) {
     const int64_t N = h.size(0);
     const at::ScalarType acc = accumulate_type(h.scalar_type());
     const auto opts = h.options().dtype(acc);
@@ -33,6 +44,9 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
     at::Tensor mean = stats ? at::empty({N}, opts) : at::Tensor();
     at::Tensor hit = stats ? at::empty({N}, opts) : at::Tensor();
     at::Tensor sq = stats ? at::empty({N}, opts) : at::Tensor();
+    at::Tensor dlp_dh = fold ? at::empty_like(h) : at::Tensor();  // [N, H] in h's dtype (fold)
+    // (onehot - softmax) W for chunk rows [s, s + c), from d = the chunk's logits' gradient at g = 1.
+    auto fold_chunk = [&](int64_t s, int64_t c, const at::Tensor& d) { dlp_dh.narrow(0, s, c).copy_(at::matmul(d, w)); };
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t c = std::min(chunk, N - s);
       at::Tensor raw = at::matmul(h.narrow(0, s, c), w.t());  // [c, V] in the compute dtype
@@ -46,6 +60,10 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
           mean.narrow(0, s, c).copy_(r.mean_logit);
           hit.narrow(0, s, c).copy_(r.hit);
           sq.narrow(0, s, c).copy_(r.log_sum_p_sq);
+        }
+        if (fold) {
+          fused::target_logprob_grad_(raw, r.lse, at::ones({c}, opts), targets.narrow(0, s, c));
+          fold_chunk(s, c, raw);
         }
         continue;
       }
@@ -70,8 +88,13 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
       }
       lse_all.narrow(0, s, c).copy_(lse);
       lp.narrow(0, s, c).copy_(logits.gather(1, targets.narrow(0, s, c).unsqueeze(1)).squeeze(1) - lse);
+      if (fold) fold_chunk(s, c, fused::convert(logit_grad(logits, lse, at::ones({c}, opts), targets.narrow(0, s, c)), h.scalar_type()));
     }
-    ctx->save_for_backward({h, w, targets, lse_all});
+    if (fold) {
+      ctx->save_for_backward({dlp_dh});  // h, w and the log-sum-exps are not needed again
+    } else {
+      ctx->save_for_backward({h, w, targets, lse_all});
+    }
     ctx->saved_data["chunk"] = chunk;
     if (!stats) return {lp};
     ctx->mark_non_differentiable({ent, mean, hit, sq});
@@ -81,6 +104,11 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
   // d lp_n / d logits_n = onehot(target_n) - softmax(logits_n); chain through logits = h W^T.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
+    if (saved.size() == 1) {  // folded: d lp_n / d h_n was formed in the forward
+      const at::Tensor& dlp_dh = saved[0];
+      at::Tensor dh = (grads[0].unsqueeze(1) * dlp_dh).to(dlp_dh.scalar_type());
+      return {dh, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    }
     const at::Tensor &h = saved[0], &w = saved[1], &targets = saved[2], &lse = saved[3];
     const int64_t chunk = ctx->saved_data["chunk"].toInt();
     const at::Tensor g = grads[0];  // [N] (materialised: zeros when the output was unused)
@@ -97,9 +125,7 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
       if (fused::logits_eligible(d)) {
         fused::target_logprob_grad_(d, lse.narrow(0, s, c), gc, targets.narrow(0, s, c));
       } else {
-        at::Tensor dlogits = fused::convert(d, acc).sub_(lse.narrow(0, s, c).unsqueeze(1)).exp_().mul_(gc.neg().unsqueeze(1));
-        dlogits.scatter_add_(1, targets.narrow(0, s, c).unsqueeze(1), gc.unsqueeze(1));
-        d = fused::convert(dlogits, h.scalar_type());
+        d = fused::convert(logit_grad(fused::convert(d, acc), lse.narrow(0, s, c), gc, targets.narrow(0, s, c)), h.scalar_type());
       }
       if (want_h) dh.narrow(0, s, c).copy_(at::matmul(d, w));
       if (want_w) {
@@ -114,7 +140,8 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
         }
       }
     }
-    return {dh, want_w ? fused::convert(dw, w.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dh, want_w ? fused::convert(dw, w.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -125,7 +152,10 @@ at::Tensor chunked_token_logprobs(const at::Tensor& h, const at::Tensor& w, cons
                                   at::Tensor* log_sum_p_sq) {
   if (chunk_tokens <= 0) throw Error("must be > 0", {.field = "chunk_tokens"});
   const bool stats = entropy != nullptr || mean_logit != nullptr || hit != nullptr || log_sum_p_sq != nullptr;
-  variable_list out = ChunkedLogProbs::apply(h, w, targets.to(at::kLong).contiguous(), chunk_tokens, stats);
+  // Fold the head's backward into the forward when only h gets a gradient (a frozen or LoRA-adapted
+  // model's head): one [c, V] x [V, H] product per chunk either way, but no logits recomputed in backward.
+  const bool fold = at::GradMode::is_enabled() && h.requires_grad() && !w.requires_grad();
+  variable_list out = ChunkedLogProbs::apply(h, w, targets.to(at::kLong).contiguous(), chunk_tokens, stats, fold);
   if (entropy) *entropy = out[1];
   if (mean_logit) *mean_logit = out[2];
   if (hit) *hit = out[3];

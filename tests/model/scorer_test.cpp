@@ -222,6 +222,44 @@ TEST(Scorer, ExplicitListsScorePrefixSharedRows) {
 }  // namespace prefer::model
 
 namespace prefer::model {
+// A frozen head (LoRA, or a reference model scored with grad) folds the head's backward into the forward:
+// the gradient w.r.t. the hidden states must still be the naive path's, in float64 (ATen path), float32
+// (row kernels, V over two blocks) and bf16 (row kernels; against float64 on the same bf16 inputs).
+TEST(Scorer, AFrozenHeadGivesTheNaiveHiddenGradient) {
+  struct Case {
+    at::ScalarType dtype;
+    int64_t V;
+    double tol;
+  };
+  for (const Case& k : {Case{at::kDouble, 40, 1e-12}, Case{at::kFloat, 4099, 1e-5}, Case{at::kBFloat16, 300, 2e-2}}) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    const int64_t B = 3, T = 8, H = 16;
+    at::Tensor hidden = at::randn({B, T, H}, gen, at::kDouble).to(k.dtype).requires_grad_(true);
+    at::Tensor w = (at::randn({k.V, H}, gen, at::kDouble) * 0.3).to(k.dtype);  // no gradient: frozen
+    at::Tensor ids = at::randint(k.V, {B, T}, gen, at::kLong);
+    at::Tensor mask = at::zeros({B, T}, at::kBool);
+    mask.narrow(1, 2, 6).fill_(true);
+    mask.index_put_({2, at::indexing::Slice(2, 7)}, false);  // one token in row 2
+    at::Tensor R = at::randn({B}, gen, at::kDouble);          // a non-uniform upstream gradient
+    SequenceScores s = score(hidden, w, ids, mask, {.chunk_tokens = 5, .stats = true});
+    (s.sum * R.to(s.sum.scalar_type())).sum().backward();
+    EXPECT_EQ(hidden.grad().scalar_type(), k.dtype);
+    at::Tensor h64 = hidden.detach().to(at::kDouble).requires_grad_(true);
+    Naive n = naive_scores(h64, w.to(at::kDouble), ids, mask);
+    (n.sum * R).sum().backward();
+    const double scale = h64.grad().abs().max().item<double>();
+    EXPECT_LT((hidden.grad().to(at::kDouble) - h64.grad()).abs().max().item<double>(), k.tol * scale) << k.dtype;
+    EXPECT_LT((s.sum.to(at::kDouble) - n.sum).abs().max().item<double>(), k.dtype == at::kBFloat16 ? 0.05 : 1e-4) << k.dtype;
+    // Scored twice with grad, one output unused: its zero upstream gradient gives no contribution.
+    hidden.grad().zero_();
+    SequenceScores a = score(hidden, w, ids, mask, {.chunk_tokens = 5});
+    SequenceScores b = score(hidden, w, ids, mask, {.chunk_tokens = 5});
+    (a.sum * R.to(a.sum.scalar_type())).sum().backward();
+    EXPECT_LT((hidden.grad().to(at::kDouble) - h64.grad()).abs().max().item<double>(), k.tol * scale) << k.dtype;
+    EXPECT_TRUE(b.sum.requires_grad());
+  }
+}
+
 namespace {
 
 // bf16 hidden states and LM head: log-softmax in float32, gradients back in bf16, close to float32.
