@@ -18,9 +18,11 @@
 //   grouped        + length-grouped batches (changes only the epoch: less padding)
 //   prefix_shared  + prefix-shared rows (each prompt once; rejected restarts its positions after it)
 //   aligned        + rows x length padded to a multiple of 64 (oneDNN bf16 GEMM shapes; data/batch.h)
+//   padding_free   + a batch's rows placed one after another, each seeing only itself (data/batch.h)
 //   mixed          + bf16 mixed precision: float32 embeddings, norms and residual stream (no-op in fp32)
 //   default        prefer dpo's defaults: every option above (precomputed reference, chunked 1024, grouped,
-//                  prefix-shared, aligned, mixed); "all" is the same set
+//                  prefix-shared, aligned, padding-free, mixed); "all" is the same set
+//   padded         the defaults without padding-free rows (--padding_free false: the sixth round's default)
 //   pure           the defaults with every weight in bf16 (--pure_bf16)
 //   checkpointed   the defaults with gradient checkpointing of every decoder layer (--gradient_checkpointing:
 //                  the memory-saving configuration; each layer's forward runs twice)
@@ -33,7 +35,8 @@
 // first step's loss is also computed through DpoRecipe::step itself (no-grad) and printed as a check.
 //
 // Usage: bench_dpo_step [--model tiny|135m|360m|1b] [--mode lora|full|both] [--precision fp32|bf16|both]
-//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,mixed,default,pure,checkpointed,
+//          [--variants naive,precompute,chunked,grouped,prefix_shared,aligned,padding_free,mixed,default,padded,
+//                      pure,checkpointed,
 //                      bf16_reference]
 //          [--pairs 4]
 //          [--prompt_len 256] [--completion_min 128] [--completion_max 256] [--steps 3]
@@ -277,7 +280,7 @@ model::LoraConfig lora_config() {
 // ------------------------------------------------------------------------------------------ variants
 struct Variant {
   std::string name;
-  bool precompute = false, chunked = false, grouped = false, prefix = false, aligned = false;
+  bool precompute = false, chunked = false, grouped = false, prefix = false, aligned = false, padding_free = false;
   bool mixed = false;  // bf16: float32 embeddings, norms and residual stream (CausalLM::set_mixed_precision)
   bool checkpoint = false;  // gradient checkpointing of every decoder layer (--gradient_checkpointing)
   bool bf16_ref = false;    // fp32 runs: the precompute pass from a bf16 mixed copy (--precompute_ref_dtype bfloat16)
@@ -290,12 +293,17 @@ Variant variant(const std::string& n) {
   else if (n == "grouped") v.grouped = true;
   else if (n == "prefix_shared") v.prefix = true;
   else if (n == "aligned") v.aligned = true;
+  else if (n == "padding_free") v.padding_free = true;
   else if (n == "mixed") v.mixed = true;
-  else if (n == "default" || n == "all") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = true;
-  else if (n == "pure") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = true;  // default, all bf16
-  else if (n == "checkpointed") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = v.checkpoint = true;
-  else if (n == "bf16_reference") v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.mixed = v.bf16_ref = true;
-  else if (n != "naive") throw std::runtime_error("unknown variant " + n);
+  else if (n == "default" || n == "all" || n == "padded" || n == "pure" || n == "checkpointed" || n == "bf16_reference") {
+    v.precompute = v.chunked = v.grouped = v.prefix = v.aligned = v.padding_free = v.mixed = true;
+    if (n == "padded") v.padding_free = false;
+    if (n == "pure") v.mixed = false;  // the defaults with every weight in bf16
+    if (n == "checkpointed") v.checkpoint = true;
+    if (n == "bf16_reference") v.bf16_ref = true;
+  } else if (n != "naive") {
+    throw std::runtime_error("unknown variant " + n);
+  }
   return v;
 }
 
@@ -355,6 +363,7 @@ struct Prefer {
       if (at::Tensor full = policy->take_full_precision(t); full.defined()) adam->start_master_from(t, full);
     bopt.layout = v.prefix ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
     if (v.aligned) bopt.tokens_multiple_of = 64;
+    bopt.padding_free = v.padding_free;
   }
   int64_t chunk() const { return v.chunked ? a.chunk_tokens : int64_t(1) << 40; }
 

@@ -75,6 +75,7 @@ Json prefer_side(const Args& a, const std::string& method, const fs::path& model
   for (size_t i = 0; i < params.size(); ++i) named.push_back({std::to_string(i), params[i]});
   train::AdamW adam(train::weight_decay_groups(named, 0.0), {});
   data::BatchOptions batch{.layout = data::BatchLayout::PrefixShared, .tokens_multiple_of = 64};
+  batch.padding_free = true;  // prefer orpo / simpo / cpo / kto default (padding_free)
 
   Json r = {{"losses", Json::array()}, {"seconds", Json::array()}};
   std::function<train::MicroStep()> step;

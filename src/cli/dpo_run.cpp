@@ -47,7 +47,7 @@ OptionSet dpo_option_set() {
   s.add("precompute_ref_log_probs", T::Bool, true, "One reference pass before training, cached on disk; the step never runs the reference (false: TRL's live reference)");
   s.add("precompute_ref_dtype", T::String, "auto",
         "Dtype of the precompute pass: auto (the policy's), float32 or bfloat16 (for a float32 policy: its reference log-probs from a bf16 copy of the starting weights, faster where bf16 GEMMs are, within bf16 rounding of the float32 ones; the copy, 2 bytes a weight, lives only during the pass)");
-  s.add("batch_layout", T::String, "prefix_shared", "prefix_shared (each prompt once) or concatenated (TRL's rows)");
+  add_pair_batch_options(s);
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "pairs"});
   add_lora_options(s);
   add_judged_eval_options(s);
@@ -84,9 +84,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   train::TrainerArgs targs = trainer_args(o, "prefer dpo");
   const model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
   PolicyOptions pol = policy_options(o, source);  // read and checked before the data work
-  const std::string layout = get<std::string>(o, "batch_layout");
-  if (layout != "concatenated" && layout != "prefix_shared")
-    throw Error("must be concatenated or prefix_shared, not '" + layout + "'", {.field = "batch_layout"});
+  pair_batch_layout(o);  // checked before any work
   RunReference::check_options(o);
   data::PrepareOptions prep = prepare_options(o, data::DatasetKind::Preference);
   const fs::path cache_dir = prep.cache_dir.value_or(data::default_cache_dir());
@@ -104,8 +102,7 @@ RunSummary run_dpo(const Json& o, std::ostream& out) {
   train::DpoRecipeOptions ro;
   ro.dpo = dpo;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");
-  ro.batch = run_batch_options(o, text);
-  ro.batch.layout = layout == "prefix_shared" ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
+  ro.batch = pair_batch_options(o, text);
   RunReference reference(o, source, policy, ro.chunk_tokens);
   train::DpoRecipe recipe(policy.model(), reference.get(), ro);
 

@@ -41,6 +41,7 @@ OptionSet kto_option_set() {
         "One reference pass before training (completions and KL rows), cached on disk; the step never runs the reference");
   s.add("precompute_ref_dtype", T::String, "auto",
         "Dtype of the precompute pass: auto (the policy's), float32 or bfloat16 (for a float32 policy: its reference log-probs from a bf16 copy of the starting weights, faster where bf16 GEMMs are, within bf16 rounding of the float32 ones; the copy, 2 bytes a weight, lives only during the pass)");
+  add_padding_free_option(s);
   add_training_options(s, {.learning_rate = 1e-6, .num_train_epochs = 3.0, .per_device_train_batch_size = 8, .batch_unit = "examples"});
   add_lora_options(s);
   add_judged_eval_options(s);

@@ -21,7 +21,7 @@ void add_reference_free_options(OptionSet& s, const std::string& model_help) {
                              .data_help = "Training data: prompt/chosen/rejected (text or messages), JSONL or JSON; several files: a,b",
                              .columns = {"prompt", "chosen", "rejected"}, .max_length = 1024, .max_prompt_length = true});
   s.add("chat_template_path", T::String, nullptr, "Chat template: a .jinja file or a model folder to take it (and its special tokens) from");
-  s.add("batch_layout", T::String, "prefix_shared", "prefix_shared (each prompt once) or concatenated (TRL's rows)");
+  add_pair_batch_options(s);
 }
 
 RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::ostream& out) {
@@ -32,9 +32,7 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
   train::TrainerArgs targs = trainer_args(o, "prefer " + m.name);
   model::ModelSource source = model::resolve_model_source(get<std::string>(o, "model"), opt<std::string>(o, "adapter"));
   PolicyOptions pol = policy_options(o, source);  // read and checked before the data work
-  const std::string layout = get<std::string>(o, "batch_layout");
-  if (layout != "concatenated" && layout != "prefix_shared")
-    throw Error("must be concatenated or prefix_shared, not '" + layout + "'", {.field = "batch_layout"});
+  pair_batch_layout(o);  // checked before any work
   data::PrepareOptions prep = prepare_options(o, data::DatasetKind::Preference);
   open_run_folder(o, targs);
 
@@ -49,8 +47,7 @@ RunSummary run_reference_free(const Json& o, const ReferenceFreeMethod& m, std::
   Policy policy(pol);
   train::PairRecipeOptions ro;
   ro.chunk_tokens = get<int64_t>(o, "chunk_tokens");
-  ro.batch = run_batch_options(o, tok.text);
-  ro.batch.layout = layout == "prefix_shared" ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
+  ro.batch = pair_batch_options(o, tok.text);
   ro.batch.score_chosen_prompt = m.score_chosen_prompt;
   train::PairRecipe recipe(policy.model(), m.objective, ro);
   train::TrainingTask task;

@@ -34,7 +34,7 @@ OptionSet sft_option_set() {
   s.add("assistant_only_loss", T::Bool, false, "Loss on the assistant turns of conversations only (each turn scored in its context)");
   s.add("packing", T::Bool, false, "Pack examples into rows of max_length (best-fit decreasing; each keeps its own positions and attention)");
   s.add("packing_strategy", T::String, "bfd", "bfd (best-fit decreasing; the only strategy)");
-  s.add("padding_free", T::Bool, false, "Rows without padding between examples (implied by packing)");
+  s.add("padding_free", T::Bool, false, "Each micro-batch's examples one after another in rows of up to 4096 tokens, no padding (implied by packing)");
   s.add("eval_packing", T::Bool, nullptr, "Pack the eval set too (default: as packing)");
   s.add("eos_token", T::String, nullptr, "Text appended to plain-text completions (default: the tokenizer's EOS)");
   s.add("loss_type", T::String, "chunked_nll", "nll, chunked_nll (the same numbers, in chunks) or dft");

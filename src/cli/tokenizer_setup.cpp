@@ -43,6 +43,32 @@ data::BatchOptions run_batch_options(const Json& o, const data::TextModel& text)
   b.pad_id = text.tokenizer.pad_id().value_or(text.tokenizer.eos_id().value_or(0));
   if (auto m = opt<int64_t>(o, "pad_to_multiple_of")) b.pad_to_multiple_of = *m;
   b.tokens_multiple_of = 64;  // avoids oneDNN's slow bf16 GEMM row counts (data/batch.h)
+  if (auto p = opt<bool>(o, "padding_free")) b.padding_free = *p;  // commands that declare it
+  return b;
+}
+
+void add_padding_free_option(OptionSet& s) {
+  s.add("padding_free", OptType::Bool, true,
+        "Rows without padding: a batch's rows placed one after another, up to 4096 tokens a row (each sees only "
+        "itself; the same numbers, no GEMM work on padding). false: one padded row per pair (prefix_shared) or "
+        "sequence (concatenated)");
+}
+
+void add_pair_batch_options(OptionSet& s) {
+  s.add("batch_layout", OptType::String, "prefix_shared", "prefix_shared (each prompt once) or concatenated (TRL's rows)");
+  add_padding_free_option(s);
+}
+
+data::BatchLayout pair_batch_layout(const Json& o) {
+  const std::string layout = get<std::string>(o, "batch_layout");
+  if (layout != "concatenated" && layout != "prefix_shared")
+    throw Error("must be concatenated or prefix_shared, not '" + layout + "'", {.field = "batch_layout"});
+  return layout == "prefix_shared" ? data::BatchLayout::PrefixShared : data::BatchLayout::Concatenated;
+}
+
+data::BatchOptions pair_batch_options(const Json& o, const data::TextModel& text) {
+  data::BatchOptions b = run_batch_options(o, text);
+  b.layout = pair_batch_layout(o);
   return b;
 }
 

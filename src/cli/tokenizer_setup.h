@@ -9,6 +9,7 @@
 #include <ostream>
 #include <string>
 
+#include "cli/option_set.h"
 #include "data/batch.h"
 #include "data/pipeline.h"
 #include "model/model_source.h"
@@ -27,8 +28,18 @@ struct TokenizerSetup {
 TokenizerSetup setup_tokenizer(const Json& o, model::ModelSource& source, bool use_peft, const std::filesystem::path& output_dir,
                                std::ostream& out);
 
-// Pads with the tokenizer's pad token (else EOS), to pad_to_multiple_of, with oneDNN-friendly row counts.
+// Pads with the tokenizer's pad token (else EOS), to pad_to_multiple_of, with oneDNN-friendly row counts;
+// padding-free rows where the command has padding_free and it is true.
 data::BatchOptions run_batch_options(const Json& o, const data::TextModel& text);
+
+// padding_free, true by default (DPO, ORPO, SimPO, CPO, KTO; SFT declares its own, false as TRL's).
+void add_padding_free_option(OptionSet& s);
+// The pair methods' row options (DPO, ORPO, SimPO, CPO): batch_layout and padding_free.
+void add_pair_batch_options(OptionSet& s);
+// batch_layout checked and read; call it before any work so a bad value fails early.
+data::BatchLayout pair_batch_layout(const Json& o);
+// run_batch_options with the pair methods' layout and padding-free rows.
+data::BatchOptions pair_batch_options(const Json& o, const data::TextModel& text);
 
 // Wraps the task's save_final: the template the model was trained with, and the pad token it was
 // padded with, go into final/ too.

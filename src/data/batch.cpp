@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "data/packing.h"
 #include "util/error.h"
 
 namespace prefer::data {
@@ -20,9 +21,28 @@ struct RowSpec {
   std::vector<int32_t> ids;
   std::vector<int64_t> pos;
   std::vector<uint8_t> response;  // 1 where the slot's token is scored from the slot before
-  std::vector<uint8_t> side;      // prefix-shared: 0 prompt, 1 chosen, 2 rejected
+  std::vector<uint8_t> side;      // prefix-shared: 0 prompt, 1 chosen, 2 rejected (empty: all 0)
+  std::vector<int32_t> segment;   // padding-free: which of the row's sequences the slot belongs to (empty: all 0)
   std::vector<Scored> scored;
 };
+
+// Padding-free: the given rows one after another in one row; slots and scored entries shift by each
+// part's start, and every slot records its part as its segment.
+RowSpec merge_rows(std::vector<RowSpec>& parts, const std::vector<size_t>& which) {
+  RowSpec m;
+  for (size_t j = 0; j < which.size(); ++j) {
+    RowSpec& r = parts[which[j]];
+    const int64_t start = static_cast<int64_t>(m.ids.size()), n = static_cast<int64_t>(r.ids.size());
+    m.ids.insert(m.ids.end(), r.ids.begin(), r.ids.end());
+    m.pos.insert(m.pos.end(), r.pos.begin(), r.pos.end());
+    m.response.insert(m.response.end(), r.response.begin(), r.response.end());
+    if (r.side.empty()) m.side.insert(m.side.end(), static_cast<size_t>(n), uint8_t{0});
+    else m.side.insert(m.side.end(), r.side.begin(), r.side.end());
+    m.segment.insert(m.segment.end(), static_cast<size_t>(n), static_cast<int32_t>(j));
+    for (const Scored& sc : r.scored) m.scored.push_back({sc.source + start, sc.target + start, sc.sequence});
+  }
+  return m;
+}
 
 int64_t round_up(int64_t n, int64_t m) { return m > 1 ? (n + m - 1) / m * m : n; }
 
@@ -97,6 +117,15 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
     }
   }
 
+  if (opt.padding_free && rows.size() > 1) {
+    std::vector<int64_t> lengths;
+    for (const auto& r : rows) lengths.push_back(static_cast<int64_t>(r.ids.size()));
+    std::vector<RowSpec> merged;
+    for (const auto& which : padding_free_rows(lengths, opt.padding_free_tokens)) merged.push_back(merge_rows(rows, which));
+    rows = std::move(merged);
+  }
+  const bool explicit_visibility = b.kind == BatchLayout::PrefixShared || opt.padding_free;
+
   int64_t T = 0;
   for (const auto& r : rows) T = std::max<int64_t>(T, static_cast<int64_t>(r.ids.size()));
   const int64_t Rn = static_cast<int64_t>(rows.size());
@@ -106,7 +135,7 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
   at::Tensor key = at::zeros({Rn, T}, at::kBool);
   at::Tensor resp = at::zeros({Rn, T}, at::kBool);
   at::Tensor vis;
-  if (b.kind == BatchLayout::PrefixShared) vis = at::zeros({Rn, T, T}, at::kBool);
+  if (explicit_visibility) vis = at::zeros({Rn, T, T}, at::kBool);
   std::vector<int64_t> src, tgt, seq;
   auto ia = ids.accessor<int64_t, 2>();
   auto pa = pos.accessor<int64_t, 2>();
@@ -128,14 +157,20 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
       tgt.push_back(r.ids[static_cast<size_t>(sc.target)]);
       seq.push_back(sc.sequence);
     }
-    if (b.kind == BatchLayout::PrefixShared) {
+    if (explicit_visibility) {
       auto va = vis.accessor<bool, 3>();
-      // Query q sees key k (both real slots of this row) when k <= q and k is not on the other side:
-      // the rejected completion never sees the chosen one; both see the prompt.
+      // Query q sees key k (both real slots of this row) when k <= q, both belong to the same sequence
+      // (padding-free rows) and k is not on the other side: the rejected completion never sees the
+      // chosen one; both see the prompt.
+      auto side = [&](int64_t t) { return r.side.empty() ? uint8_t{0} : r.side[static_cast<size_t>(t)]; };
+      auto segment = [&](int64_t t) { return r.segment.empty() ? 0 : r.segment[static_cast<size_t>(t)]; };
       for (int64_t q = 0; q < n; ++q) {
-        bool q_rej = r.side[static_cast<size_t>(q)] == 2;
-        for (int64_t k = 0; k <= q; ++k) {
-          if (q_rej && r.side[static_cast<size_t>(k)] == 1) continue;
+        const bool q_rej = side(q) == 2;
+        const int32_t q_seg = segment(q);
+        int64_t k = q;
+        while (k > 0 && segment(k - 1) == q_seg) --k;  // the first slot of q's sequence
+        for (; k <= q; ++k) {
+          if (q_rej && side(k) == 1) continue;
           va[i][off + q][off + k] = true;
         }
       }

@@ -34,6 +34,13 @@ struct BatchOptions {
   // (e.g. 708, 848, 944; docs/performance.md), so the DPO command asks for 64: at most 63 / R extra
   // padding slots per row.
   int64_t tokens_multiple_of = 1;
+  // Padding-free rows (TRL's padding_free): the batch's rows (one per pair when prefix-shared, else one
+  // per sequence) are placed one after another into rows of at most max(padding_free_tokens, the
+  // longest) tokens by best-fit decreasing, each keeping its own positions and seeing only itself (the
+  // visibility matrix), so the numbers are those of padded rows while the GEMMs skip the padding. The cap
+  // bounds the [R, T, T] visibility and attention bias (4096: 16 MiB + 64 MiB a row).
+  bool padding_free = false;
+  int64_t padding_free_tokens = 4096;
   // Pairs only: also score each chosen row's prompt tokens (all but the first), as sequences 2B + k, so
   // that an NLL can cover the whole chosen sequence (TRL's ORPO). They belong to no completion's sum.
   bool score_chosen_prompt = false;
@@ -42,9 +49,9 @@ struct BatchOptions {
 struct Batch {
   at::Tensor ids;            // [R, T] int64
   at::Tensor positions;      // [R, T] int64 (padding slots 0)
-  model::AttentionLayout layout;  // key_mask [R, T] bool; visibility [R, T, T] for prefix-shared
+  model::AttentionLayout layout;  // key_mask [R, T] bool; visibility [R, T, T] for prefix-shared or padding-free
   // Concatenated layout only: slot t holds a completion token scored from slot t - 1 [R, T] bool (the
-  // scorer's response_mask form).
+  // scorer's response_mask form; with padding_free, t - 1 is still in t's own sequence).
   at::Tensor response_mask;
   // Every layout: the scored tokens as explicit lists [N] int64. Token n is predicted by the hidden state
   // at flat slot score_source[n] (row * T + t), is token id score_target[n], and belongs to sequence
@@ -54,7 +61,7 @@ struct Batch {
   at::Tensor score_source, score_target, score_sequence;
   int64_t sequences = 0;         // S = 2B for pairs (3B with score_chosen_prompt), B otherwise
   std::vector<size_t> examples;  // dataset indices, in batch order
-  int64_t pairs = 0;             // B; concatenated pair batches have R = 2B rows
+  int64_t pairs = 0;             // B; concatenated pair batches have R = 2B rows (fewer when padding-free)
   bool paired = false;
   BatchLayout kind = BatchLayout::Concatenated;
   int64_t real_tokens = 0;       // tokens that are not padding

@@ -38,6 +38,27 @@ std::vector<std::vector<size_t>> pack_bfd(const std::vector<int64_t>& lengths, i
   return bins;
 }
 
+std::vector<std::vector<size_t>> padding_free_rows(const std::vector<int64_t>& lengths, int64_t row_tokens) {
+  if (lengths.empty()) return {};
+  const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+  const int64_t total = std::accumulate(lengths.begin(), lengths.end(), int64_t{0});
+  const int64_t cap = std::max(row_tokens, longest);
+  // Every row is padded to the longest one, so aim for the fewest rows the cap allows, evenly filled:
+  // best-fit decreasing at the even share first, the capacity raised by 1/32 until it fits (at the cap
+  // it is taken as it comes). Filling rows to the cap instead leaves a short last row, e.g. 8 pairs of
+  // 620 tokens as 4,096 + 864 tokens, both padded to 4,096: 40% padding.
+  const int64_t rows_needed = (total + cap - 1) / cap;
+  int64_t c = std::min(cap, std::max(longest, (total + rows_needed - 1) / rows_needed));
+  std::vector<std::vector<size_t>> rows = pack_bfd(lengths, c);
+  while (static_cast<int64_t>(rows.size()) > rows_needed && c < cap) {
+    c = std::min(cap, c + std::max<int64_t>(1, c / 32));
+    rows = pack_bfd(lengths, c);
+  }
+  for (auto& r : rows) std::sort(r.begin(), r.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.front() < b.front(); });
+  return rows;
+}
+
 namespace {
 int64_t example_length(const TokenizedDataset& d, size_t i) {
   return static_cast<int64_t>(d.prompt(i).size() + d.chosen(i).size());

@@ -19,6 +19,12 @@ namespace prefer::data {
 // bins ordered by creation. A length above `capacity` is an error (examples are truncated before).
 std::vector<std::vector<size_t>> pack_bfd(const std::vector<int64_t>& lengths, int64_t capacity);
 
+// Padding-free rows for one batch: items of `lengths` tokens into as few rows of at most max(row_tokens,
+// the longest item) as fit, evenly filled (best-fit decreasing at the smallest capacity that needs no
+// more rows), since every row is padded to the longest. Each row lists its items in index order and rows
+// are ordered by their first item, so a batch that fits one row keeps its order.
+std::vector<std::vector<size_t>> padding_free_rows(const std::vector<int64_t>& lengths, int64_t row_tokens);
+
 // The examples of an SFT dataset packed into rows of `max_length` (lengths: prompt + completion).
 struct Packing {
   std::vector<std::vector<size_t>> bins;  // example indices per row

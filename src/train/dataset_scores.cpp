@@ -56,7 +56,7 @@ DatasetLogps dataset_logps(const model::CausalLM& m, const data::TokenizedDatase
 DatasetRewards dataset_rewards(const model::CausalLM& m, const data::TokenizedDataset& d, int64_t batch_size, int64_t pad_id, const std::string& label) {
   const size_t n = d.size();
   DatasetRewards s{std::vector<double>(n, 0.0), std::vector<double>(n, 0.0)};
-  for_batches(d, batch_size, {.pad_id = pad_id}, label, [&](const data::Batch& b, const std::vector<size_t>& ex) {
+  for_batches(d, batch_size, {.pad_id = static_cast<int32_t>(pad_id)}, label, [&](const data::Batch& b, const std::vector<size_t>& ex) {
     at::Tensor r = row_rewards(m, b).to(at::kDouble).cpu();
     const int64_t B = static_cast<int64_t>(ex.size());
     for (int64_t k = 0; k < B; ++k) {

@@ -29,10 +29,20 @@ BatchList SftRecipe::batches(const data::TokenizedDataset& d, const data::Sample
 std::vector<std::vector<size_t>> SftRecipe::rows(const data::TokenizedDataset& d, const std::vector<size_t>& examples) {
   std::vector<std::vector<size_t>> out;
   // Packed rows only for a dataset whose batches were made by packing (batches()); otherwise, e.g. an
-  // eval set with eval_packing false, one example per row.
+  // eval set with eval_packing false, one example per row, or with padding_free the micro-batch's
+  // examples placed one after another (data::padding_free_rows).
   auto it = packings_.find(&d);
   if (!opt_.packing || it == packings_.end()) {
-    for (size_t e : examples) out.push_back({e});
+    if (!opt_.batch.padding_free) {
+      for (size_t e : examples) out.push_back({e});
+      return out;
+    }
+    std::vector<int64_t> lengths;
+    for (size_t e : examples) lengths.push_back(static_cast<int64_t>(d.prompt(e).size() + d.chosen(e).size()));
+    for (const auto& row : data::padding_free_rows(lengths, opt_.batch.padding_free_tokens)) {
+      out.emplace_back();
+      for (size_t k : row) out.back().push_back(examples[k]);
+    }
     return out;
   }
   // A micro-batch lists whole packed rows, bin after bin (packed_epoch_batches).

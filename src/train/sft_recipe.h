@@ -38,8 +38,8 @@ class SftRecipe {
   MicroStep step(const data::TokenizedDataset& data, const std::vector<size_t>& examples, bool train);
   // Packing only: the micro-batches of an epoch over packed rows (the dataset is packed once).
   BatchList batches(const data::TokenizedDataset& data, const data::SamplerOptions& sampler, int64_t epoch);
-  // The rows of a micro-batch: whole packed rows (for a dataset batches() has packed), or one row per
-  // example.
+  // The rows of a micro-batch: whole packed rows (for a dataset batches() has packed), padding-free
+  // rows (batch.padding_free), or one row per example.
   std::vector<std::vector<size_t>> rows(const data::TokenizedDataset& data, const std::vector<size_t>& examples);
 
   // Fills the task's step / weight / batches.

@@ -145,9 +145,13 @@ TEST(DpoE2E, PrecomputedReferenceGivesTheSameRunAsTheLiveOne) {
   EXPECT_NE(again.output.find("read from the cache"), std::string::npos) << again.output;
   auto a = read_jsonl_file(tmp / "live" / "metrics.jsonl"), b = read_jsonl_file(tmp / "cached" / "metrics.jsonl");
   ASSERT_EQ(a.size(), b.size());
+  // To float32 rounding: padding-free rows place a pair differently in the precompute pass's batches than
+  // in the training batches, so its tokens meet the kernels at other offsets (measured 1.5e-8 relative).
   for (size_t i = 0; i < a.size(); ++i)
-    for (const char* k : {"loss", "rewards/margins", "rewards/chosen", "logps/rejected"})
-      EXPECT_NEAR(a[i].value[k].get<double>(), b[i].value[k].get<double>(), 1e-6) << k << " at row " << i;
+    for (const char* k : {"loss", "rewards/margins", "rewards/chosen", "logps/rejected"}) {
+      const double x = a[i].value[k].get<double>();
+      EXPECT_NEAR(x, b[i].value[k].get<double>(), 1e-6 * std::max(1.0, std::abs(x))) << k << " at row " << i;
+    }
   EXPECT_TRUE(fs::exists(tmp / "cached" / "final" / "model.safetensors"));
 }
 

@@ -87,6 +87,53 @@ TEST(Batch, PrefixSharedVisibility) {
   EXPECT_EQ(b.score_source[4].item<int64_t>(), 2);          // first rejected token: from the last prompt slot
 }
 
+// Padding-free rows: the batch's rows one after another, each seeing only itself, give the log-probs of
+// one unpadded row per sequence, in both layouts and on both padding sides; a small cap splits them.
+TEST(Batch, PaddingFreeRowsGiveTheSameLogProbs) {
+  model::CausalLM m = model::load_model(test::fixture("models/llama-tiny"));
+  TokenizedDataset d = pairs();
+  double expect[4] = {direct(m, {1, 290, 302}, {281, 273, 286, 121}), direct(m, {1, 77, 110, 265, 266}, {37}),
+                      direct(m, {1, 290, 302}, {51, 4}), direct(m, {1, 77, 110, 265, 266}, {38, 39, 40, 41, 42, 4})};
+  struct Case {
+    BatchLayout layout;
+    PadSide side;
+    int64_t cap;
+    int64_t rows, length;
+  };
+  // prefix-shared rows: 9 and 12 tokens; concatenated: 7, 6, 5 and 11 (29 tokens under a cap of 12: 3
+  // rows, evenly filled at 11: {11}, {7}, {6, 5})
+  for (const Case& c : {Case{BatchLayout::PrefixShared, PadSide::Right, 4096, 1, 21}, Case{BatchLayout::PrefixShared, PadSide::Left, 4096, 1, 21},
+                        Case{BatchLayout::PrefixShared, PadSide::Right, 10, 2, 12}, Case{BatchLayout::Concatenated, PadSide::Right, 4096, 1, 29},
+                        Case{BatchLayout::Concatenated, PadSide::Left, 12, 3, 11}}) {
+    Batch b = make_batch(d, {0, 1}, {.pad_side = c.side, .layout = c.layout, .padding_free = true, .padding_free_tokens = c.cap});
+    EXPECT_EQ(b.ids.sizes(), (at::IntArrayRef{c.rows, c.length})) << c.cap;
+    EXPECT_EQ(b.real_tokens, c.layout == BatchLayout::PrefixShared ? 21 : 29);
+    at::Tensor got = sums(m, b);
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(got[i].item<double>(), expect[i], 1e-4) << i << " cap " << c.cap;
+  }
+}
+
+TEST(Batch, PaddingFreeVisibilityKeepsEachPairToItself) {
+  TokenizedDataset d = pairs();
+  Batch b = make_batch(d, {0, 1}, {.layout = BatchLayout::PrefixShared, .padding_free = true});
+  // one row: pair 0 (prompt 3 | chosen 4 | rejected 2) in slots 0-8, pair 1 (5 | 1 | 6) in slots 9-20
+  ASSERT_EQ(b.ids.sizes(), (at::IntArrayRef{1, 21}));
+  EXPECT_EQ(b.positions[0][9].item<int64_t>(), 0);    // pair 1 starts its positions again
+  EXPECT_EQ(b.positions[0][15].item<int64_t>(), 5);   // its rejected restarts after its prompt
+  EXPECT_FALSE(b.layout.visibility[0][9][8].item<bool>());   // nothing of pair 0
+  EXPECT_FALSE(b.layout.visibility[0][20][0].item<bool>());
+  EXPECT_TRUE(b.layout.visibility[0][15][13].item<bool>());  // its rejected sees its prompt
+  EXPECT_FALSE(b.layout.visibility[0][15][14].item<bool>()); // not its chosen
+  EXPECT_TRUE(b.layout.visibility[0][7][2].item<bool>());    // pair 0 as before
+  EXPECT_FALSE(b.layout.visibility[0][7][4].item<bool>());
+  // per pair, prompt + chosen + rejected: (1+2+3) + (4+5+6+7) + (4+5), then (1+..+5) + 6 + (6+..+11)
+  EXPECT_EQ(b.layout.visibility.sum().item<int64_t>(), (6 + 22 + 9) + (15 + 6 + 51));
+  // the first rejected token of pair 1 (sequence 3) is predicted from pair 1's last prompt slot (13)
+  at::Tensor first = (b.score_sequence == 3).nonzero().min();
+  EXPECT_EQ(b.score_source[first.item<int64_t>()].item<int64_t>(), 13);
+  EXPECT_EQ(b.padding_fraction(), 0.0);
+}
+
 TEST(Batch, SingleCompletionsAndErrors) {
   TokenizedDataset d;
   TokenizedExample ex;

@@ -111,6 +111,36 @@ TEST(SftPacking, PackedRowsGiveTheSameTokenLogProbsAsOneExamplePerRow) {
   }
 }
 
+// padding_free without packing: each micro-batch's examples go into rows one after another (in the
+// micro-batch's order), with the loss of one padded row per example.
+TEST(SftPacking, PaddingFreeMicroBatchesGiveThePaddedLoss) {
+  model::CausalLM m = model::load_model(model::test::model_fixture("llama-tiny"));
+  data::TokenizedDataset d = fixture_examples("llama-tiny");
+  at::NoGradGuard ng;
+  SftRecipe padded(m, {});
+  SftRecipe free(m, {.batch = {.padding_free = true}});
+  const std::vector<size_t> ex = {2, 0, 1};
+  EXPECT_EQ(padded.rows(d, ex).size(), 3u);
+  ASSERT_EQ(free.rows(d, ex), (std::vector<std::vector<size_t>>{{2, 0, 1}}));
+  MicroStep a = padded.step(d, ex, false), b = free.step(d, ex, false);
+  EXPECT_EQ(a.weight, b.weight);
+  EXPECT_NEAR(a.loss_sum.item<double>(), b.loss_sum.item<double>(), 1e-5);
+  EXPECT_EQ(a.tokens, b.tokens);
+  // A cap below the longest example: one example a row, as padded.
+  SftRecipe capped(m, {.batch = {.padding_free = true, .padding_free_tokens = 1}});
+  EXPECT_EQ(capped.rows(d, ex).size(), 3u);
+}
+
+TEST(SftPacking, PaddingFreeRowsAreEvenAndKeepIndexOrder) {
+  // 45 tokens under a cap of 40 need 2 rows: 27 + 18 (rows padded to 27), not 36 + 9 (padded to 36).
+  EXPECT_EQ(data::padding_free_rows({9, 9, 9, 9, 9}, 40), (std::vector<std::vector<size_t>>{{0, 1, 2}, {3, 4}}));
+  // Everything in one row when it fits, in index order.
+  EXPECT_EQ(data::padding_free_rows({4, 7, 1, 5, 3}, 64), (std::vector<std::vector<size_t>>{{0, 1, 2, 3, 4}}));
+  // A cap below the longest item is raised to it (7): 3 rows {7}, {5, 1}, {4, 3}, listed by index.
+  EXPECT_EQ(data::padding_free_rows({4, 7, 1, 5, 3}, 2), (std::vector<std::vector<size_t>>{{0, 4}, {1}, {2, 3}}));
+  EXPECT_TRUE(data::padding_free_rows({}, 8).empty());
+}
+
 TEST(SftPacking, BestFitDecreasingFillsTheTightestBin) {
   // 7, 5, 4, 3, 1 into rows of 8: 7 opens a row, 5 opens another, 4 opens a third, 3 fits the 5's row
   // exactly, 1 fits the 7's row exactly.
