@@ -35,10 +35,11 @@ struct BatchOptions {
   // padding slots per row.
   int64_t tokens_multiple_of = 1;
   // Padding-free rows (TRL's padding_free): the batch's rows (one per pair when prefix-shared, else one
-  // per sequence) are placed one after another into rows of at most max(padding_free_tokens, the
-  // longest) tokens by best-fit decreasing, each keeping its own positions and seeing only itself (the
-  // visibility matrix), so the numbers are those of padded rows while the GEMMs skip the padding. The cap
-  // bounds the [R, T, T] visibility and attention bias (4096: 16 MiB + 64 MiB a row).
+  // per sequence) are placed one after another into as few evenly filled rows of at most
+  // max(padding_free_tokens, the longest) tokens as fit (packing.h: padding_free_rows), each keeping its
+  // own positions and seeing only itself (the visibility matrix), so the numbers are those of padded rows
+  // while the GEMMs skip the padding. The cap bounds the [R, T, T] visibility and the float32 attention
+  // bias (4096: 16 + 64 MiB a row).
   bool padding_free = false;
   int64_t padding_free_tokens = 4096;
   // Pairs only: also score each chosen row's prompt tokens (all but the first), as sequences 2B + k, so
