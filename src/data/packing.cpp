@@ -46,7 +46,7 @@ std::vector<std::vector<size_t>> padding_free_rows(const std::vector<int64_t>& l
   // Every row is padded to the longest one, so aim for the fewest rows the cap allows, evenly filled:
   // best-fit decreasing at the even share first, the capacity raised by 1/32 until it fits (at the cap
   // it is taken as it comes). Filling rows to the cap instead leaves a short last row, e.g. 8 pairs of
-  // 620 tokens as 4,096 + 864 tokens, both padded to 4,096: 40% padding.
+  // 620 tokens as rows of 6 and 2 pairs (3,720 + 1,240 tokens), both padded to 3,720: 33% padding.
   const int64_t rows_needed = (total + cap - 1) / cap;
   int64_t c = std::min(cap, std::max(longest, (total + rows_needed - 1) / rows_needed));
   std::vector<std::vector<size_t>> rows = pack_bfd(lengths, c);

@@ -126,7 +126,7 @@ TEST(SftPacking, PaddingFreeMicroBatchesGiveThePaddedLoss) {
   EXPECT_EQ(a.weight, b.weight);
   EXPECT_NEAR(a.loss_sum.item<double>(), b.loss_sum.item<double>(), 1e-5);
   EXPECT_EQ(a.tokens, b.tokens);
-  // A cap below the longest example: one example a row, as padded.
+  // A cap below the longest example is raised to it; no two of these examples fit such a row.
   SftRecipe capped(m, {.batch = {.padding_free = true, .padding_free_tokens = 1}});
   EXPECT_EQ(capped.rows(d, ex).size(), 3u);
 }
@@ -134,6 +134,9 @@ TEST(SftPacking, PaddingFreeMicroBatchesGiveThePaddedLoss) {
 TEST(SftPacking, PaddingFreeRowsAreEvenAndKeepIndexOrder) {
   // 45 tokens under a cap of 40 need 2 rows: 27 + 18 (rows padded to 27), not 36 + 9 (padded to 36).
   EXPECT_EQ(data::padding_free_rows({9, 9, 9, 9, 9}, 40), (std::vector<std::vector<size_t>>{{0, 1, 2}, {3, 4}}));
+  // 8 pairs of 620 under 4,096: 4 a row (best-fit decreasing at the cap would give 6 + 2, padded to 3,720).
+  EXPECT_EQ(data::padding_free_rows(std::vector<int64_t>(8, 620), 4096),
+            (std::vector<std::vector<size_t>>{{0, 1, 2, 3}, {4, 5, 6, 7}}));
   // Everything in one row when it fits, in index order.
   EXPECT_EQ(data::padding_free_rows({4, 7, 1, 5, 3}, 64), (std::vector<std::vector<size_t>>{{0, 1, 2, 3, 4}}));
   // A cap below the longest item is raised to it (7): 3 rows {7}, {5, 1}, {4, 3}, listed by index.
