@@ -74,8 +74,8 @@ Json prefer_side(const Args& a, const std::string& method, const fs::path& model
   std::vector<train::NamedParam> named;
   for (size_t i = 0; i < params.size(); ++i) named.push_back({std::to_string(i), params[i]});
   train::AdamW adam(train::weight_decay_groups(named, 0.0), {});
-  data::BatchOptions batch{.layout = data::BatchLayout::PrefixShared, .tokens_multiple_of = 64};
-  batch.padding_free = true;  // prefer orpo / simpo / cpo / kto default (padding_free)
+  // As prefer orpo / simpo / cpo / kto run by default (padding_free).
+  data::BatchOptions batch{.layout = data::BatchLayout::PrefixShared, .tokens_multiple_of = 64, .padding_free = true};
 
   Json r = {{"losses", Json::array()}, {"seconds", Json::array()}};
   std::function<train::MicroStep()> step;

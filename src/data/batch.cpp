@@ -28,10 +28,10 @@ struct RowSpec {
 
 // Padding-free: the given rows one after another in one row; slots and scored entries shift by each
 // part's start, and every slot records its part as its segment.
-RowSpec merge_rows(std::vector<RowSpec>& parts, const std::vector<size_t>& which) {
+RowSpec merge_rows(const std::vector<RowSpec>& parts, const std::vector<size_t>& which) {
   RowSpec m;
   for (size_t j = 0; j < which.size(); ++j) {
-    RowSpec& r = parts[which[j]];
+    const RowSpec& r = parts[which[j]];
     const int64_t start = static_cast<int64_t>(m.ids.size()), n = static_cast<int64_t>(r.ids.size());
     m.ids.insert(m.ids.end(), r.ids.begin(), r.ids.end());
     m.pos.insert(m.pos.end(), r.pos.begin(), r.pos.end());
@@ -164,12 +164,11 @@ Batch make_batch(const TokenizedDataset& data, const std::vector<size_t>& exampl
       // chosen one; both see the prompt.
       auto side = [&](int64_t t) { return r.side.empty() ? uint8_t{0} : r.side[static_cast<size_t>(t)]; };
       auto segment = [&](int64_t t) { return r.segment.empty() ? 0 : r.segment[static_cast<size_t>(t)]; };
+      int64_t seg_start = 0;  // the first slot of q's sequence
       for (int64_t q = 0; q < n; ++q) {
         const bool q_rej = side(q) == 2;
-        const int32_t q_seg = segment(q);
-        int64_t k = q;
-        while (k > 0 && segment(k - 1) == q_seg) --k;  // the first slot of q's sequence
-        for (; k <= q; ++k) {
+        if (q > 0 && segment(q) != segment(q - 1)) seg_start = q;
+        for (int64_t k = seg_start; k <= q; ++k) {
           if (q_rej && side(k) == 1) continue;
           va[i][off + q][off + k] = true;
         }

@@ -65,6 +65,16 @@ int64_t example_length(const TokenizedDataset& d, size_t i) {
 }
 }  // namespace
 
+std::vector<std::vector<size_t>> padding_free_sft_rows(const TokenizedDataset& data, const std::vector<size_t>& examples,
+                                                       int64_t row_tokens) {
+  std::vector<int64_t> lengths;
+  for (size_t e : examples) lengths.push_back(example_length(data, e));
+  std::vector<std::vector<size_t>> rows = padding_free_rows(lengths, row_tokens);
+  for (auto& row : rows)
+    for (size_t& k : row) k = examples[k];
+  return rows;
+}
+
 Packing pack_examples(const TokenizedDataset& data, int64_t max_length) {
   std::vector<int64_t> lengths(data.size());
   for (size_t i = 0; i < data.size(); ++i) lengths[i] = example_length(data, i);

@@ -25,6 +25,11 @@ std::vector<std::vector<size_t>> pack_bfd(const std::vector<int64_t>& lengths, i
 // are ordered by their first item, so a batch that fits one row keeps its order.
 std::vector<std::vector<size_t>> padding_free_rows(const std::vector<int64_t>& lengths, int64_t row_tokens);
 
+// Padding-free rows of an SFT micro-batch: its examples (prompt + completion) by padding_free_rows,
+// each row listing dataset indices in the micro-batch's order.
+std::vector<std::vector<size_t>> padding_free_sft_rows(const TokenizedDataset& data, const std::vector<size_t>& examples,
+                                                       int64_t row_tokens);
+
 // The examples of an SFT dataset packed into rows of `max_length` (lengths: prompt + completion).
 struct Packing {
   std::vector<std::vector<size_t>> bins;  // example indices per row

@@ -31,8 +31,6 @@ void* map_block(size_t cap) {
   return p;
 }
 
-void unmap_block(void* p, size_t cap) { ::munmap(p, cap); }
-
 }  // namespace
 
 BlockCache::~BlockCache() { release_cached(); }
@@ -75,7 +73,7 @@ void BlockCache::evict_for(size_t incoming) {
 }
 
 void BlockCache::unmap(std::multimap<size_t, void*>::iterator it) {
-  unmap_block(it->second, it->first);
+  ::munmap(it->second, it->first);
   owned_.erase(it->second);
   s_.cached -= it->first;
   free_.erase(it);

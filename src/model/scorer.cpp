@@ -96,6 +96,7 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
       ctx->save_for_backward({h, w, targets, lse_all});
     }
     ctx->saved_data["chunk"] = chunk;
+    ctx->saved_data["fold"] = fold;
     if (!stats) return {lp};
     ctx->mark_non_differentiable({ent, mean, hit, sq});
     return {lp, ent, mean, hit, sq};
@@ -104,7 +105,7 @@ struct ChunkedLogProbs : public torch::autograd::Function<ChunkedLogProbs> {
   // d lp_n / d logits_n = onehot(target_n) - softmax(logits_n); chain through logits = h W^T.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    if (saved.size() == 1) {  // folded: d lp_n / d h_n was formed in the forward
+    if (ctx->saved_data["fold"].toBool()) {  // d lp_n / d h_n was formed in the forward
       const at::Tensor& dlp_dh = saved[0];
       at::Tensor dh = (grads[0].unsqueeze(1) * dlp_dh).to(dlp_dh.scalar_type());
       return {dh, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};

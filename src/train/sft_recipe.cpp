@@ -33,16 +33,8 @@ std::vector<std::vector<size_t>> SftRecipe::rows(const data::TokenizedDataset& d
   // examples placed one after another (data::padding_free_rows).
   auto it = packings_.find(&d);
   if (!opt_.packing || it == packings_.end()) {
-    if (!opt_.batch.padding_free) {
-      for (size_t e : examples) out.push_back({e});
-      return out;
-    }
-    std::vector<int64_t> lengths;
-    for (size_t e : examples) lengths.push_back(static_cast<int64_t>(d.prompt(e).size() + d.chosen(e).size()));
-    for (const auto& row : data::padding_free_rows(lengths, opt_.batch.padding_free_tokens)) {
-      out.emplace_back();
-      for (size_t k : row) out.back().push_back(examples[k]);
-    }
+    if (opt_.batch.padding_free) return data::padding_free_sft_rows(d, examples, opt_.batch.padding_free_tokens);
+    for (size_t e : examples) out.push_back({e});
     return out;
   }
   // A micro-batch lists whole packed rows, bin after bin (packed_epoch_batches).
