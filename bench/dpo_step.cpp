@@ -518,22 +518,25 @@ Result run_prefer(const Args& a, const Inputs& in, const Variant& v, bool lora, 
     r.ph_head_bwd = ph.ph_head_bwd / n, r.ph_bwd = ph.ph_bwd / n, r.ph_opt = ph.ph_opt / n;
     if (a.epoch_pairs > 0) {
       const auto& batches = v.grouped ? in.epoch_grouped : in.epoch_plain;
+      // The precompute pass is part of the epoch. It needs the reference = the starting weights, so a
+      // fresh policy is loaded for it, before the clock starts: a run loads its model once, before its
+      // precompute pass, and the baseline's epoch does not count its model's load either.
+      std::optional<Prefer> fresh;
+      if (v.precompute) fresh.emplace(a, in, v, lora, bf16);
       Stopwatch sw;
-      if (v.precompute) {
-        // The precompute pass is part of the epoch. It needs the reference = the starting weights, so a
-        // fresh policy is loaded for it (a run would do this before its first step).
-        Prefer fresh(a, in, v, lora, bf16);
+      if (fresh) {
         std::optional<torch::autograd::profiler::TLSLegacyProfilerGuard> trace;
         if (!a.trace.empty()) {
           fs::path file = fs::path(a.trace) / ((lora ? "lora-" : "full-") + std::string(bf16 ? "bf16-" : "fp32-") + v.name + "-precompute.txt");
           trace.emplace(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, true),
                         [file](const torch::autograd::profiler::thread_event_lists& l) { write_op_profile(l, file); });
         }
-        fresh.precompute(in.precompute_batches);
+        fresh->precompute(in.precompute_batches);
         trace.reset();
-        p.table_c = fresh.table_c;
-        p.table_r = fresh.table_r;
+        p.table_c = fresh->table_c;
+        p.table_r = fresh->table_r;
         r.precompute_s = sw.seconds();
+        fresh.reset();
       }
       for (const auto& b : batches) p.step(b, nullptr);
       r.epoch_s = sw.seconds();

@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <limits>
 
 #include "model/torch_compat.h"
@@ -48,17 +50,33 @@ at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibili
   return bias;
 }
 
-at::Tensor key_begin_from_bias(const at::Tensor& bias, double min_saving) {
-  at::Tensor visible = bias.select(1, 0).eq(0).to(at::kByte);      // [B, Tq, Tk]
-  at::Tensor first = std::get<1>(visible.max(-1)).to(at::kCPU).to(at::kLong);  // first maximum: the first visible slot
-  const double skipped = first.sum().item<double>();
-  const double total = static_cast<double>(bias.size(0) * bias.size(2)) * static_cast<double>(bias.size(3)) / 2.0;  // causal half
+at::Tensor visible_key_spans(const at::Tensor& bias, double min_saving) {
+  const at::Tensor visible = bias.select(1, 0).eq(0).to(at::kCPU).to(at::kByte).contiguous();  // [B, Tq, Tk]
+  const int64_t rows = visible.size(0) * visible.size(1), Tk = visible.size(2);
+  at::Tensor spans = at::zeros({visible.size(0), visible.size(1), 3}, at::kLong);
+  const uint8_t* vis = visible.data_ptr<uint8_t>();
+  int64_t* out = spans.data_ptr<int64_t>();
+  double skipped = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* v = vis + r * Tk;
+    int64_t first = -1, last = -1, gap_begin = 0, gap_end = 0;
+    for (int64_t j = 0; j < Tk; ++j) {
+      if (!v[j]) continue;
+      if (first < 0) first = j;
+      else if (j - last - 1 > gap_end - gap_begin) gap_begin = last + 1, gap_end = j;
+      last = j;
+    }
+    first = std::max<int64_t>(first, 0);
+    out[3 * r] = first, out[3 * r + 1] = gap_begin, out[3 * r + 2] = gap_end;
+    skipped += static_cast<double>(first + gap_end - gap_begin);
+  }
+  const double total = static_cast<double>(rows) * static_cast<double>(Tk) / 2.0;  // causal half
   if (total <= 0 || skipped < min_saving * total) return at::Tensor();
-  return first.contiguous();
+  return spans;
 }
 
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
-                  int64_t causal_offset, const at::Tensor& key_begin) {
+                  int64_t causal_offset, const at::Tensor& key_spans) {
 #if PREFER_HAS_FUSED_SDPA
   if (q.is_cuda()) {
     const int64_t B = q.size(0), Hq = q.size(1), Tq = q.size(2), D = q.size(3);
@@ -72,7 +90,7 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   }
 #endif
   // Memory-efficient and causal-aware: model/tiled_attention.h.
-  return tiled_attention(q, k, v, bias, scale, causal_offset, 64, key_begin);
+  return tiled_attention(q, k, v, bias, scale, causal_offset, 64, key_spans);
 }
 
 }  // namespace prefer::model

@@ -43,14 +43,17 @@ at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibili
 // Returns [B, Tq, Hq * D]. Scores are formed in the compute dtype and soft-maxed in the bias dtype, as
 // transformers' eager attention does. On CPU this is model/tiled_attention.h (nothing O(T²) is kept for
 // backward); on CUDA with LibTorch 2.x, the fused kernel.
-// key_begin (optional [B, Tq] int64, CPU): no query i of row b sees a key slot before key_begin[b][i]
-// (packed rows), so the CPU path skips those slots (key_begin_from_bias builds it).
+// key_spans (optional [B, Tq, 3] int64, CPU; visible_key_spans builds it): the key slots each query can
+// see, so the CPU path skips the others (packed rows: the examples before the query's own; prefix-shared
+// rows: the chosen completion, for the rejected one's queries).
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
-                  int64_t causal_offset = -1, const at::Tensor& key_begin = {});
+                  int64_t causal_offset = -1, const at::Tensor& key_spans = {});
 
-// The first visible key slot of every query of bias [B, 1, Tq, Tk] -> [B, Tq] int64 (0 for a query that
-// sees nothing), or undefined when skipping those slots would save less than `min_saving` of the score
-// matrix (then one batched tile per query block is cheaper than a tile per row).
-at::Tensor key_begin_from_bias(const at::Tensor& bias, double min_saving = 0.15);
+// The key slots each query of bias [B, 1, Tq, Tk] sees, as [B, Tq, 3] int64 (CPU): its first visible slot
+// (0 for a query that sees nothing) and the longest run of hidden slots between two visible ones,
+// [gap_begin, gap_end) (equal when there is none). Undefined when skipping the slots before the first and
+// inside the gap would save less than `min_saving` of the causal score matrix (then one batched tile per
+// query block is cheaper than a tile per row).
+at::Tensor visible_key_spans(const at::Tensor& bias, double min_saving = 0.15);
 
 }  // namespace prefer::model

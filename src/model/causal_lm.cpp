@@ -315,15 +315,15 @@ at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positio
   in.cache = cache;
   in.mode = mode_;
   in.compute = dtype_;
-  // Packed rows (and sliding windows): each query's first visible key, so attention skips the slots of
-  // the examples before its own.
-  std::map<int64_t, at::Tensor> key_begins;
+  // Packed rows, prefix-shared rows and sliding windows: the keys each query sees, so attention skips the
+  // slots of the examples before its own and, for a rejected completion, the chosen one.
+  std::map<int64_t, at::Tensor> key_spans_by_window;
   for (auto& [w, b] : biases)
-    if (!cached && (layout.visibility.defined() || w > 0)) key_begins[w] = key_begin_from_bias(b);
+    if (!cached && (layout.visibility.defined() || w > 0)) key_spans_by_window[w] = visible_key_spans(b);
   for (size_t l = 0; l < layers_.size(); ++l) {
     in.index = static_cast<int64_t>(l);
     in.bias = &biases[layers_[l].window];
-    in.key_begin = key_begins.count(layers_[l].window) ? &key_begins[layers_[l].window] : nullptr;
+    in.key_spans = key_spans_by_window.count(layers_[l].window) ? &key_spans_by_window[layers_[l].window] : nullptr;
     x = checkpoint_ && !cache && at::GradMode::is_enabled() ? checkpointed_layer_forward(layers_[l], x, in)
                                                            : decoder_layer_forward(layers_[l], x, in);
   }

@@ -32,7 +32,7 @@ at::Tensor self_attention(const SelfAttention& a, const at::Tensor& h, const Lay
   if (in.cache) std::tie(k, v) = in.cache->append(in.index, k, v);  // [B, Hkv, cached + T, D]
   // head_dim ** -0.5 as HF writes it (for D = 24, pow and 1/sqrt differ in the last bit).
   at::Tensor out = attend(q, k, v, *in.bias, std::pow(static_cast<double>(D), -0.5), in.causal_offset,
-                          in.key_begin ? *in.key_begin : at::Tensor());  // [B, T, Hq*D]
+                          in.key_spans ? *in.key_spans : at::Tensor());  // [B, T, Hq*D]
   return a.o.forward(out, in.mode);
 }
 

@@ -33,7 +33,7 @@ struct LayerInputs {
   const io::ModelConfig* config = nullptr;
   const RopeTables* rope = nullptr;  // [B, Tq, D] for the new tokens
   const at::Tensor* bias = nullptr;  // [B, 1, Tq, Tk] for this layer's window
-  const at::Tensor* key_begin = nullptr;  // [B, Tq] first visible key per query, or null / undefined (attend())
+  const at::Tensor* key_spans = nullptr;  // [B, Tq, 3] the keys each query sees, or null / undefined (attend())
   KvCache* cache = nullptr;          // null: no cache; keys are the new tokens only
   int64_t index = 0;                 // the layer's index (for the cache)
   int64_t causal_offset = -1;        // >= 0: no query i sees a key slot past i + causal_offset (attend())

@@ -44,12 +44,12 @@ at::Generator device_generator(const at::Device& d) { return at::globalContext()
 struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, at::TensorList params, const DecoderLayer* layer,
                             const LayerInputs* in) {
-    // What backward needs to rebuild LayerInputs: the rope tables, the bias and key_begin tensors (owned
+    // What backward needs to rebuild LayerInputs: the rope tables, the bias and key_spans tensors (owned
     // here, the caller's are locals) and the scalars. The layer and config pointers stay valid: they are
     // the model's.
     at::Generator gen = device_generator(x.device());
     ctx->save_for_backward({x, in->rope->cos, in->rope->sin, in->bias ? *in->bias : at::Tensor(),
-                            in->key_begin ? *in->key_begin : at::Tensor()});
+                            in->key_spans ? *in->key_spans : at::Tensor()});
     {
       std::lock_guard<std::mutex> lock(gen.mutex());
       ctx->saved_data["rng"] = gen.get_state();
@@ -69,12 +69,12 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     auto s = ctx->get_saved_variables();
     const auto* layer = reinterpret_cast<const DecoderLayer*>(ctx->saved_data["layer"].toInt());
     RopeTables rope{s[1], s[2]};
-    at::Tensor bias = s[3], key_begin = s[4];
+    at::Tensor bias = s[3], key_spans = s[4];
     LayerInputs in;
     in.config = reinterpret_cast<const io::ModelConfig*>(ctx->saved_data["config"].toInt());
     in.rope = &rope;
     in.bias = &bias;
-    in.key_begin = key_begin.defined() ? &key_begin : nullptr;
+    in.key_spans = key_spans.defined() ? &key_spans : nullptr;
     in.index = ctx->saved_data["index"].toInt();
     in.causal_offset = ctx->saved_data["causal_offset"].toInt();
     in.mode.adapters = ctx->saved_data["adapters"].toBool();

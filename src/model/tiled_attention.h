@@ -24,11 +24,14 @@ namespace prefer::model {
 //     causal and prefix-shared layouts; the KV cache's length for cached decoding), so a tile skips
 //     those slots; < 0: every tile reads every key
 //   tile: query rows per tile
-//   key_begin: optional [B, Tq] int64 (CPU): no query i of row b sees a key slot before key_begin[b][i]
-//     (packed rows: the start of the query's own example); each row's tiles then start there
+//   key_spans: optional [B, Tq, 3] int64 (CPU): query i of row b sees no key slot before key_spans[b][i][0]
+//     nor in [key_spans[b][i][1], key_spans[b][i][2]) (visible_key_spans, model/attention.h); each row's
+//     tiles then start at their queries' first slot and leave out the slots all their queries skip
+//     (packed rows: the examples before a query's own; prefix-shared rows: the chosen completion's slots,
+//     for a tile of the rejected completion's queries)
 // Returns [B, Tq, Hq * D] in the compute dtype. Scores are formed in the compute dtype, scaled, then
 // soft-maxed in the bias dtype, as transformers' eager attention does. Differentiable in q, k and v.
 at::Tensor tiled_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
-                           double scale, int64_t causal_offset, int64_t tile = 64, const at::Tensor& key_begin = {});
+                           double scale, int64_t causal_offset, int64_t tile = 64, const at::Tensor& key_spans = {});
 
 }  // namespace prefer::model

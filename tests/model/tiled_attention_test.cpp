@@ -6,6 +6,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "model/attention.h"
 
 namespace prefer::model {
@@ -48,10 +50,10 @@ at::Tensor real_queries(const at::Tensor& out) {
   return out * keep;
 }
 
-void expect_same_values_and_gradients(const Case& c, int64_t causal_offset, int64_t tile, const at::Tensor& key_begin = {}) {
+void expect_same_values_and_gradients(const Case& c, int64_t causal_offset, int64_t tile, const at::Tensor& key_spans = {}) {
   at::Tensor q = c.q.clone().requires_grad_(true), k = c.k.clone().requires_grad_(true), v = c.v.clone().requires_grad_(true);
   at::Tensor q2 = c.q.clone().requires_grad_(true), k2 = c.k.clone().requires_grad_(true), v2 = c.v.clone().requires_grad_(true);
-  at::Tensor got = real_queries(tiled_attention(q, k, v, c.bias, 0.35, causal_offset, tile, key_begin));
+  at::Tensor got = real_queries(tiled_attention(q, k, v, c.bias, 0.35, causal_offset, tile, key_spans));
   at::Tensor want = real_queries(textbook(q2, k2, v2, c.bias, 0.35));
   ASSERT_EQ(got.sizes(), want.sizes());
   EXPECT_TRUE(at::allclose(got, want, 1e-12, 1e-12)) << (got - want).abs().max().item<double>();
@@ -63,7 +65,7 @@ void expect_same_values_and_gradients(const Case& c, int64_t causal_offset, int6
   EXPECT_TRUE(at::allclose(v.grad(), v2.grad(), 1e-11, 1e-11)) << (v.grad() - v2.grad()).abs().max().item<double>();
   // Without a graph: the same values.
   at::NoGradGuard g;
-  EXPECT_TRUE(at::allclose(real_queries(tiled_attention(c.q, c.k, c.v, c.bias, 0.35, causal_offset, tile, key_begin)), want.detach(),
+  EXPECT_TRUE(at::allclose(real_queries(tiled_attention(c.q, c.k, c.v, c.bias, 0.35, causal_offset, tile, key_spans)), want.detach(),
                            1e-12, 1e-12));
 }
 
@@ -81,28 +83,45 @@ TEST(TiledAttention, SlidingWindowAndPrefixSharedVisibility) {
   // Prefix-shared row: prompt 0..9, chosen 10..22, rejected 23..36 sees the prompt and itself only.
   at::Tensor vis = at::ones({37, 37}, at::kBool).tril();
   vis.narrow(0, 23, 14).narrow(1, 10, 13).fill_(false);
-  expect_same_values_and_gradients(make_case(vis.unsqueeze(0).repeat({2, 1, 1}), 0), 0, 8);
+  Case c = make_case(vis.unsqueeze(0).repeat({2, 1, 1}), 0);
+  expect_same_values_and_gradients(c, 0, 8);
+  // With key spans a tile of rejected queries leaves the chosen slots out: the tile of 8 starting at 24
+  // and every single-query tile from 23 on read the prompt and the rejected slots only.
+  at::Tensor spans = visible_key_spans(c.bias, 0.0);
+  ASSERT_TRUE(spans.defined());
+  auto span = [&](int64_t b, int64_t i) {
+    return std::vector<int64_t>{spans[b][i][0].item<int64_t>(), spans[b][i][1].item<int64_t>(), spans[b][i][2].item<int64_t>()};
+  };
+  EXPECT_EQ(span(0, 15), (std::vector<int64_t>{0, 0, 0}));    // chosen: sees 0..15, no gap
+  EXPECT_EQ(span(0, 23), (std::vector<int64_t>{0, 10, 23}));  // rejected: the chosen slots hidden
+  EXPECT_EQ(span(1, 30), (std::vector<int64_t>{5, 10, 23}));  // row 1's 5 padding slots come first
+  EXPECT_EQ(span(1, 2), (std::vector<int64_t>{0, 0, 0}));     // a padding query sees nothing
+  for (int64_t tile : {1, 8, 64}) {
+    SCOPED_TRACE(tile);
+    expect_same_values_and_gradients(c, 0, tile, spans);
+  }
 }
 
 TEST(TiledAttention, PackedRowsSkipTheExamplesBeforeTheirOwn) {
   // Row 0 packs examples of 12, 20 and 5 slots, row 1 of 30 and 7 (after its 5 padding slots the first
-  // example is 25 long): block-diagonal causal visibility. With key_begin each row's tiles start at their
+  // example is 25 long): block-diagonal causal visibility. With key spans each row's tiles start at their
   // first query's example; the numbers stay the textbook product's.
   at::Tensor vis = at::zeros({2, 37, 37}, at::kBool);
   auto block = [&](int64_t b, int64_t from, int64_t len) { vis[b].narrow(0, from, len).narrow(1, from, len).copy_(at::ones({len, len}, at::kBool).tril()); };
   block(0, 0, 12), block(0, 12, 20), block(0, 32, 5), block(1, 0, 30), block(1, 30, 7);
   Case c = make_case(vis, 0);
-  at::Tensor kb = key_begin_from_bias(c.bias, 0.0);
+  at::Tensor kb = visible_key_spans(c.bias, 0.0);
   ASSERT_TRUE(kb.defined());
-  EXPECT_EQ(kb[0][12].item<int64_t>(), 12);
-  EXPECT_EQ(kb[0][36].item<int64_t>(), 32);
-  EXPECT_EQ(kb[1][33].item<int64_t>(), 30);
+  EXPECT_EQ(kb[0][12][0].item<int64_t>(), 12);
+  EXPECT_EQ(kb[0][36][0].item<int64_t>(), 32);
+  EXPECT_EQ(kb[1][33][0].item<int64_t>(), 30);
+  EXPECT_EQ(kb[1][33][1].item<int64_t>(), kb[1][33][2].item<int64_t>());  // no gap inside an example
   for (int64_t tile : {1, 8, 64}) {
     SCOPED_TRACE(tile);
     expect_same_values_and_gradients(c, 0, tile, kb);
   }
-  // Plain causal rows save nothing worth a tile per row: no key_begin.
-  EXPECT_FALSE(key_begin_from_bias(make_case({}, 0).bias).defined());
+  // Plain causal rows save nothing worth a tile per row: no key spans.
+  EXPECT_FALSE(visible_key_spans(make_case({}, 0).bias).defined());
 }
 
 TEST(TiledAttention, NonCausalVisibilityReadsEveryKey) {
