@@ -75,6 +75,8 @@ at::Tensor visible_key_spans(const at::Tensor& bias, double min_saving) {
   return spans;
 }
 
+bool attention_reads_key_spans(const at::Device& device) { return !(PREFER_HAS_FUSED_SDPA && device.is_cuda()); }
+
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, double scale,
                   int64_t causal_offset, const at::Tensor& key_spans) {
 #if PREFER_HAS_FUSED_SDPA

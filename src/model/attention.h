@@ -56,4 +56,8 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
 // query block is cheaper than a tile per row).
 at::Tensor visible_key_spans(const at::Tensor& bias, double min_saving = 0.15);
 
+// Whether attend() reads key spans on this device (the tiled path; CUDA's fused kernel does not), so a
+// caller builds them only then: they cost a pass over the [B, Tq, Tk] bias and its copy to the CPU.
+bool attention_reads_key_spans(const at::Device& device);
+
 }  // namespace prefer::model

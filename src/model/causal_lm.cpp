@@ -319,7 +319,8 @@ at::Tensor CausalLM::forward(const at::Tensor& ids_in, const at::Tensor& positio
   // slots of the examples before its own and, for a rejected completion, the chosen one.
   std::map<int64_t, at::Tensor> key_spans_by_window;
   for (auto& [w, b] : biases)
-    if (!cached && (layout.visibility.defined() || w > 0)) key_spans_by_window[w] = visible_key_spans(b);
+    if (!cached && (layout.visibility.defined() || w > 0) && attention_reads_key_spans(device_))
+      key_spans_by_window[w] = visible_key_spans(b);
   for (size_t l = 0; l < layers_.size(); ++l) {
     in.index = static_cast<int64_t>(l);
     in.bias = &biases[layers_[l].window];
