@@ -51,14 +51,14 @@ at::Tensor attention_bias(const at::Tensor& key_mask, const at::Tensor& visibili
 }
 
 at::Tensor visible_key_spans(const at::Tensor& bias, double min_saving) {
-  const at::Tensor visible = bias.select(1, 0).eq(0).to(at::kCPU).to(at::kByte).contiguous();  // [B, Tq, Tk]
+  const at::Tensor visible = bias.select(1, 0).eq(0).to(at::kCPU).contiguous();  // [B, Tq, Tk] bool
   const int64_t rows = visible.size(0) * visible.size(1), Tk = visible.size(2);
   at::Tensor spans = at::zeros({visible.size(0), visible.size(1), 3}, at::kLong);
-  const uint8_t* vis = visible.data_ptr<uint8_t>();
+  const bool* vis = visible.data_ptr<bool>();
   int64_t* out = spans.data_ptr<int64_t>();
   double skipped = 0;
   for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* v = vis + r * Tk;
+    const bool* v = vis + r * Tk;
     int64_t first = -1, last = -1, gap_begin = 0, gap_end = 0;
     for (int64_t j = 0; j < Tk; ++j) {
       if (!v[j]) continue;
