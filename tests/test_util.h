@@ -15,6 +15,9 @@ namespace prefer::test {
 
 inline std::filesystem::path fixture(const std::string& rel) { return std::filesystem::path(PREFER_FIXTURE_DIR) / rel; }
 
+// tools/reference: the npm packages the reference checks run under Node (scripts/setup.sh installs them).
+inline std::filesystem::path reference_dir() { return std::filesystem::path(PREFER_SOURCE_DIR) / "tools" / "reference"; }
+
 // A fresh folder under the system temp dir, removed with everything in it at scope end.
 class TempDir {
  public:

@@ -9,8 +9,10 @@ namespace {
 constexpr int kMaxDepth = 32;
 
 // Compact protocol type ids.
+namespace compact {
 enum : uint8_t { kStop = 0, kTrue = 1, kFalse = 2, kByte = 3, kI16 = 4, kI32 = 5, kI64 = 6, kDouble = 7, kBinary = 8,
                  kList = 9, kSet = 10, kMap = 11, kStruct = 12, kUuid = 13 };
+}  // namespace compact
 
 class Reader {
  public:
@@ -24,14 +26,14 @@ class Reader {
     while (true) {
       uint8_t h = byte();
       uint8_t type = h & 0x0f;
-      if (type == kStop) return out;
+      if (type == compact::kStop) return out;
       int16_t delta = static_cast<int16_t>(h >> 4);
       int16_t id = delta != 0 ? static_cast<int16_t>(last + delta) : static_cast<int16_t>(zigzag(varint()));
       last = id;
       ThriftValue v;
-      if (type == kTrue || type == kFalse) {
+      if (type == compact::kTrue || type == compact::kFalse) {
         v.kind = ThriftValue::Kind::Bool;
-        v.i = type == kTrue;
+        v.i = type == compact::kTrue;
       } else {
         v = value(type, depth);
       }
@@ -65,38 +67,38 @@ class Reader {
   ThriftValue value(uint8_t type, int depth) {
     ThriftValue v;
     switch (type) {
-      case kTrue: case kFalse:  // inside a list: one byte per boolean
+      case compact::kTrue: case compact::kFalse:  // inside a list: one byte per boolean
         v.kind = ThriftValue::Kind::Bool;
         v.i = byte() == 1;
         return v;
-      case kByte:
+      case compact::kByte:
         v.kind = ThriftValue::Kind::Int;
         v.i = static_cast<int8_t>(byte());
         return v;
-      case kI16: case kI32: case kI64:
+      case compact::kI16: case compact::kI32: case compact::kI64:
         v.kind = ThriftValue::Kind::Int;
         v.i = zigzag(varint());
         return v;
-      case kDouble: {
+      case compact::kDouble: {
         if (buf_.size() - pos_ < 8) fail("it ends early");
         v.kind = ThriftValue::Kind::Double;
         std::memcpy(&v.d, buf_.data() + pos_, 8);
         pos_ += 8;
         return v;
       }
-      case kBinary: {
+      case compact::kBinary: {
         size_t n = count(varint());
         v.kind = ThriftValue::Kind::Binary;
         v.bytes = std::string(buf_.substr(pos_, n));
         pos_ += n;
         return v;
       }
-      case kUuid: {
+      case compact::kUuid: {
         if (buf_.size() - pos_ < 16) fail("it ends early");
         pos_ += 16;
         return v;
       }
-      case kList: case kSet: {
+      case compact::kList: case compact::kSet: {
         if (depth > kMaxDepth) fail("nests too deep");
         uint8_t h = byte();
         uint64_t n = h >> 4;
@@ -108,7 +110,7 @@ class Reader {
         for (size_t i = 0; i < k; ++i) v.list.push_back(value(et, depth + 1));
         return v;
       }
-      case kMap: {
+      case compact::kMap: {
         if (depth > kMaxDepth) fail("nests too deep");
         size_t n = count(varint());
         if (n == 0) return v;
@@ -119,7 +121,7 @@ class Reader {
         }
         return v;  // maps are not used by Parquet's metadata: skipped
       }
-      case kStruct:
+      case compact::kStruct:
         v.kind = ThriftValue::Kind::Struct;
         v.fields = std::make_shared<ThriftStruct>(structure(depth + 1));
         return v;

@@ -13,7 +13,7 @@ namespace prefer::objectives {
 
 namespace {
 
-constexpr std::array<OptionName<CpoLossType>, 5> kNames{{
+constexpr std::array<OptionName<CpoLossType>, 5> kCpoLossNames{{
     {"sigmoid", CpoLossType::kSigmoid},
     {"hinge", CpoLossType::kHinge},
     {"ipo", CpoLossType::kIpo},
@@ -28,9 +28,9 @@ at::Tensor alphapo_reward(const at::Tensor& x, double alpha) { return -at::expm1
 
 }  // namespace
 
-CpoLossType parse_cpo_loss_type(std::string_view name) { return parse_option(name, kNames, "loss_type"); }
+CpoLossType parse_cpo_loss_type(std::string_view name) { return parse_option(name, kCpoLossNames, "loss_type"); }
 
-std::string to_string(CpoLossType type) { return option_name(type, kNames); }
+std::string to_string(CpoLossType type) { return option_name(type, kCpoLossNames); }
 
 bool CpoConfig::uses_average_log_prob() const {
   return loss_type == CpoLossType::kIpo || loss_type == CpoLossType::kSimpo || loss_type == CpoLossType::kAlphapo;

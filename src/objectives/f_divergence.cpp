@@ -11,7 +11,7 @@ namespace prefer::objectives {
 
 namespace {
 
-constexpr std::array<OptionName<FDivergenceType>, 4> kNames{{
+constexpr std::array<OptionName<FDivergenceType>, 4> kFDivergenceNames{{
     {"reverse_kl", FDivergenceType::kReverseKl},
     {"forward_kl", FDivergenceType::kForwardKl},
     {"js_divergence", FDivergenceType::kJsDivergence},
@@ -23,10 +23,10 @@ constexpr double kAlphaExpClamp = 80.0;
 }  // namespace
 
 FDivergenceType parse_f_divergence_type(std::string_view name) {
-  return parse_option(name, kNames, "f_divergence_type");
+  return parse_option(name, kFDivergenceNames, "f_divergence_type");
 }
 
-std::string to_string(FDivergenceType type) { return option_name(type, kNames); }
+std::string to_string(FDivergenceType type) { return option_name(type, kFDivergenceNames); }
 
 at::Tensor f_divergence_score(const at::Tensor& x, FDivergenceType type, double alpha_coef) {
   switch (type) {

@@ -11,7 +11,7 @@ namespace prefer::objectives {
 
 namespace {
 
-constexpr std::array<OptionName<KlEstimator>, 3> kNames{{
+constexpr std::array<OptionName<KlEstimator>, 3> kKlEstimatorNames{{
     {"k1", KlEstimator::kK1},
     {"k2", KlEstimator::kK2},
     {"k3", KlEstimator::kK3},
@@ -19,9 +19,9 @@ constexpr std::array<OptionName<KlEstimator>, 3> kNames{{
 
 }  // namespace
 
-KlEstimator parse_kl_estimator(std::string_view name) { return parse_option(name, kNames, "kl_estimator"); }
+KlEstimator parse_kl_estimator(std::string_view name) { return parse_option(name, kKlEstimatorNames, "kl_estimator"); }
 
-std::string to_string(KlEstimator estimator) { return option_name(estimator, kNames); }
+std::string to_string(KlEstimator estimator) { return option_name(estimator, kKlEstimatorNames); }
 
 at::Tensor kl_penalty(const at::Tensor& logprobs, const at::Tensor& ref_logprobs, KlEstimator estimator) {
   at::Tensor logr = ref_logprobs - logprobs;

@@ -13,16 +13,16 @@ namespace prefer::objectives {
 
 namespace {
 
-constexpr std::array<OptionName<KtoLossType>, 2> kNames{{
+constexpr std::array<OptionName<KtoLossType>, 2> kKtoLossNames{{
     {"kto", KtoLossType::kKto},
     {"apo_zero_unpaired", KtoLossType::kApoZeroUnpaired},
 }};
 
 }  // namespace
 
-KtoLossType parse_kto_loss_type(std::string_view name) { return parse_option(name, kNames, "loss_type"); }
+KtoLossType parse_kto_loss_type(std::string_view name) { return parse_option(name, kKtoLossNames, "loss_type"); }
 
-std::string to_string(KtoLossType type) { return option_name(type, kNames); }
+std::string to_string(KtoLossType type) { return option_name(type, kKtoLossNames); }
 
 void KtoConfig::validate() const {
   if (!(beta > 0.0) || !std::isfinite(beta)) throw Error("must be a positive number.", {.field = "beta"});

@@ -12,7 +12,7 @@ namespace prefer::objectives {
 
 namespace {
 
-constexpr std::array<OptionName<SftLossType>, 3> kNames{{
+constexpr std::array<OptionName<SftLossType>, 3> kSftLossNames{{
     {"nll", SftLossType::kNll},
     {"dft", SftLossType::kDft},
     {"chunked_nll", SftLossType::kNll},
@@ -20,9 +20,9 @@ constexpr std::array<OptionName<SftLossType>, 3> kNames{{
 
 }  // namespace
 
-SftLossType parse_sft_loss_type(std::string_view name) { return parse_option(name, kNames, "loss_type"); }
+SftLossType parse_sft_loss_type(std::string_view name) { return parse_option(name, kSftLossNames, "loss_type"); }
 
-std::string to_string(SftLossType type) { return option_name(type, kNames); }
+std::string to_string(SftLossType type) { return option_name(type, kSftLossNames); }
 
 void SftConfig::validate() const {}
 

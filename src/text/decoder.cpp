@@ -129,9 +129,9 @@ class Replace : public Decoder {
   std::string content_;
 };
 
-class Sequence : public Decoder {
+class DecoderSequence : public Decoder {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
+  explicit DecoderSequence(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
   std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
     for (const auto& p : parts_) tokens = p->decode_chain(std::move(tokens));
     return tokens;
@@ -162,7 +162,7 @@ std::unique_ptr<Decoder> make_decoder(const Json& j, const ComponentContext& ctx
     std::vector<std::unique_ptr<Decoder>> parts;
     for (size_t i = 0; i < list.size(); ++i)
       if (auto d = make_decoder(list[i], ctx.child(".decoders[" + std::to_string(i) + "]"), is_added)) parts.push_back(std::move(d));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<DecoderSequence>(std::move(parts));
   }
   throw_unsupported("decoder", type, {"ByteLevel", "Metaspace", "ByteFallback", "Fuse", "Strip", "Replace", "Sequence"}, ctx);
 }

@@ -69,9 +69,9 @@ class Strip : public Normalizer {
   bool left_, right_;
 };
 
-class Sequence : public Normalizer {
+class NormalizerSequence : public Normalizer {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<Normalizer>> parts) : parts_(std::move(parts)) {}
+  explicit NormalizerSequence(std::vector<std::unique_ptr<Normalizer>> parts) : parts_(std::move(parts)) {}
   std::string normalize(std::string_view t) const override {
     std::string s(t);
     for (const auto& p : parts_)
@@ -106,7 +106,7 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& j, const ComponentContex
     std::vector<std::unique_ptr<Normalizer>> parts;
     for (size_t i = 0; i < list.size(); ++i)
       parts.push_back(make_normalizer(list[i], ctx.child(".normalizers[" + std::to_string(i) + "]")));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<NormalizerSequence>(std::move(parts));
   }
   throw_unsupported("normalizer", type, {"NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Replace", "Prepend", "Strip", "Sequence"},
                     ctx);

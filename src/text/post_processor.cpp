@@ -32,9 +32,9 @@ class Identity : public PostProcessor {
   std::vector<int32_t> process(std::vector<int32_t> ids, bool) const override { return ids; }
 };
 
-class Sequence : public PostProcessor {
+class PostProcessorSequence : public PostProcessor {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<PostProcessor>> parts) : parts_(std::move(parts)) {}
+  explicit PostProcessorSequence(std::vector<std::unique_ptr<PostProcessor>> parts) : parts_(std::move(parts)) {}
   std::vector<int32_t> process(std::vector<int32_t> ids, bool add) const override {
     for (const auto& p : parts_) ids = p->process(std::move(ids), add);
     return ids;
@@ -91,7 +91,7 @@ std::unique_ptr<PostProcessor> make_post_processor(const Json& j, const Componen
     for (size_t i = 0; i < list.size(); ++i)
       if (auto p = make_post_processor(list[i], ctx.child(".processors[" + std::to_string(i) + "]"), lookup))
         parts.push_back(std::move(p));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<PostProcessorSequence>(std::move(parts));
   }
   throw_unsupported("post-processor", type, {"TemplateProcessing", "ByteLevel", "Sequence"}, ctx);
 }

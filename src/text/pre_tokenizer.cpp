@@ -153,9 +153,9 @@ class Metaspace : public PreTokenizer {
   bool split_;
 };
 
-class Sequence : public PreTokenizer {
+class PreTokenizerSequence : public PreTokenizer {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
+  explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
   void split(const std::string& piece, const PreTokenizeOptions& opt, std::vector<std::string>& out) const override {
     std::vector<std::string> pieces{piece};
     for (const auto& p : parts_)
@@ -218,7 +218,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& j, const ComponentC
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     for (size_t i = 0; i < list.size(); ++i)
       parts.push_back(make_pre_tokenizer(list[i], ctx.child(".pretokenizers[" + std::to_string(i) + "]")));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<PreTokenizerSequence>(std::move(parts));
   }
   throw_unsupported("pre-tokenizer", type,
                     {"ByteLevel", "Split", "Metaspace", "Digits", "Punctuation", "Whitespace", "WhitespaceSplit", "Sequence"}, ctx);

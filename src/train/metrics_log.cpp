@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -61,6 +63,8 @@ std::string dump_line(const OrderedJson& row) {
 }
 
 }  // namespace
+
+std::string warning_number(double v) { return fmt::format("{:.4g}", v); }
 
 OrderedJson TrainingWarning::to_json() const {
   OrderedJson j = {{"step", step}, {"warning", id}, {"message", message}, {"evidence", evidence}};

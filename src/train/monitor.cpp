@@ -38,7 +38,6 @@ std::pair<double, int> recent_mean(const std::vector<Point>& s, int k) {
   return {sum / m, m};
 }
 
-std::string num(double v) { return fmt::format("{:.4g}", v); }
 
 int percent_of_run(int64_t step, const MonitorOptions& o) {
   return static_cast<int>(std::lround(100.0 * static_cast<double>(step) / static_cast<double>(o.total_steps)));
@@ -132,7 +131,7 @@ std::optional<TrainingWarning> check_rejected_collapse(const MetricHistory& h, c
   if (length > 0) {
     ev["mean_rejected_length"] = length;
     ev["logps/rejected per 100 tokens"] = per_100;
-    size_note = fmt::format("{} per 100 tokens with a mean rejected length of {} tokens", num(per_100), num(length));
+    size_note = fmt::format("{} per 100 tokens with a mean rejected length of {} tokens", warning_number(per_100), warning_number(length));
   } else {
     size_note = "the mean rejected length was not given, so only the absolute value was tested";
   }
@@ -141,7 +140,7 @@ std::optional<TrainingWarning> check_rejected_collapse(const MetricHistory& h, c
                           "first log). The policy is pushing rejected responses towards text it considers nearly "
                           "impossible, which in {} usually drags the chosen responses and general fluency down "
                           "with them. Consider a larger beta, a lower learning_rate or fewer epochs, or {}.",
-                          last.step, num(last.value), size_note, num(s.front().value), o.method, o.chosen_term_hint),
+                          last.step, warning_number(last.value), size_note, warning_number(s.front().value), o.method, o.chosen_term_hint),
               std::move(ev));
 }
 
@@ -159,8 +158,8 @@ std::optional<TrainingWarning> check_margins(const MetricHistory& h, const Monit
                           "from rejected responses. Check learning_rate and beta: full fine-tunes commonly use "
                           "5e-7 to 5e-6 and LoRA 5e-6 to 5e-5, and a smaller beta lets the margins grow faster. "
                           "Also check that chosen and rejected responses really differ in the data.",
-                          step, percent_of_run(step, o), num(gain), num(s.front().value), s.front().step,
-                          num(recent), k),
+                          step, percent_of_run(step, o), warning_number(gain), warning_number(s.front().value), s.front().step,
+                          warning_number(recent), k),
               {{"first rewards/margins", s.front().value}, {"recent rewards/margins", recent}, {"gain", gain},
                {"threshold", o.margin_min_gain}});
 }
@@ -180,7 +179,7 @@ std::optional<TrainingWarning> check_accuracy_saturated(const MetricHistory& h, 
                               "and rejected that differ in length or format) give little signal, and further "
                               "training mostly pushes rejected log-probabilities down, i.e. overfits. Consider "
                               "raising beta or stopping earlier, and watch eval_rewards/accuracies on held-out pairs.",
-                              p.step, num(100 * o.early_fraction), num(p.value)),
+                              p.step, warning_number(100 * o.early_fraction), warning_number(p.value)),
                   {{"rewards/accuracies", p.value}, {"threshold", o.early_accuracy}});
   }
   if (final_check && !s.empty() && s.back().value > o.final_accuracy)
@@ -188,7 +187,7 @@ std::optional<TrainingWarning> check_accuracy_saturated(const MetricHistory& h, 
                 fmt::format("At the end of training (step {}) rewards/accuracies is {}: the policy fits the "
                             "training pairs almost perfectly, a sign of overfitting. Compare with "
                             "eval_rewards/accuracies; consider raising beta or training for fewer steps.",
-                            s.back().step, num(s.back().value)),
+                            s.back().step, warning_number(s.back().value)),
                 {{"rewards/accuracies", s.back().value}, {"threshold", o.final_accuracy}});
   return std::nullopt;
 }
@@ -217,7 +216,7 @@ std::optional<TrainingWarning> check_likelihood_displacement(const MetricHistory
                           "fall faster, and the chosen responses are becoming less likely than they were at the start "
                           "(likelihood displacement). The policy may drift towards responses that are neither. "
                           "Consider: {}; or lower learning_rate or raise beta.",
-                          step, num(c0), num(c1), k, num(m0), num(m1), o.chosen_term_hint),
+                          step, warning_number(c0), warning_number(c1), k, warning_number(m0), warning_number(m1), o.chosen_term_hint),
               std::move(ev));
 }
 
@@ -236,7 +235,7 @@ std::optional<TrainingWarning> check_accuracy_chance(const MetricHistory& h, con
                           "are not swapped or randomly assigned for part of the data, and that the completion "
                           "masks cover the responses (prefer data validate shows both); a learning_rate that is "
                           "too small gives the same picture.",
-                          step, percent_of_run(step, o), num(recent), k),
+                          step, percent_of_run(step, o), warning_number(recent), k),
               {{"recent rewards/accuracies", recent},
                {"band", OrderedJson::array({0.5 - o.chance_band, 0.5 + o.chance_band})}});
 }
@@ -262,7 +261,7 @@ std::optional<TrainingWarning> check_eval_divergence(const MetricHistory& h, con
                           "carries over to held-out pairs (overfitting, or eval data from another distribution than "
                           "the training data). Consider keeping the checkpoint with the best eval margins, raising "
                           "beta, or training fewer epochs.",
-                          e0.step, e1.step, num(e0.value), num(e1.value), num(t0.value), num(t1.value)),
+                          e0.step, e1.step, warning_number(e0.value), warning_number(e1.value), warning_number(t0.value), warning_number(t1.value)),
               {{"eval_rewards/margins", OrderedJson::array({e0.value, e1.value})},
                {"rewards/margins", OrderedJson::array({t0.value, t1.value})},
                {"steps", OrderedJson::array({e0.step, e1.step})}});
@@ -281,7 +280,7 @@ std::optional<TrainingWarning> check_eval_accuracy(const MetricHistory& h, const
                             "generalises. Consider more data or steps or a higher learning_rate, and check that the "
                             "eval pairs come from the same distribution and are labelled the same way as the "
                             "training pairs.",
-                            p.step, num(p.value), num(100 * p.value)),
+                            p.step, warning_number(p.value), warning_number(100 * p.value)),
                 std::move(ev));
   if (p.value > o.eval_accuracy_high)
     return make("eval_accuracy_out_of_range", p.step,
@@ -290,7 +289,7 @@ std::optional<TrainingWarning> check_eval_accuracy(const MetricHistory& h, const
                             "in something trivial (length, formatting) that the policy learned instead of the "
                             "preference. Check for duplicates between train and eval and compare response lengths; "
                             "judge generations (prefer eval) before trusting the model.",
-                            p.step, num(p.value)),
+                            p.step, warning_number(p.value)),
                 std::move(ev));
   return std::nullopt;
 }

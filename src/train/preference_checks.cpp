@@ -7,7 +7,6 @@
 namespace prefer::train {
 
 namespace {
-std::string num(double v) { return fmt::format("{:.4g}", v); }
 double round2(double v) { return std::round(v * 100.0) / 100.0; }
 }  // namespace
 
@@ -27,10 +26,10 @@ std::optional<TrainingWarning> kto_class_balance(int64_t desirable, int64_t unde
           "The training data hold {} desirable and {} undesirable examples; with desirable_weight {} and undesirable_weight {} "
           "the weighted ratio desirable : undesirable is {}, outside [1, 4/3], where the KTO paper (eq. 8) puts it. {} Set "
           "EITHER desirable_weight in [{}, {}] OR undesirable_weight in [{}, {}] (not both).",
-          desirable, undesirable, num(wd), num(wu), num(ratio),
+          desirable, undesirable, warning_number(wd), warning_number(wu), warning_number(ratio),
           ratio < 1.0 ? "The loss then leans on the undesirable examples: the policy learns mostly what to avoid."
                       : "The loss then leans on the desirable examples and barely learns what to avoid.",
-          num(d_lo), num(d_hi), num(u_lo), num(u_hi)),
+          warning_number(d_lo), warning_number(d_hi), warning_number(u_lo), warning_number(u_hi)),
       .evidence = {{"num_desirable", desirable},
                    {"num_undesirable", undesirable},
                    {"weighted_ratio", ratio},
@@ -47,7 +46,7 @@ std::optional<TrainingWarning> simpo_nll_check(const objectives::CpoConfig& c) {
                              "responses), not the SimPO of the paper. For plain SimPO set cpo_alpha 0 (or use loss_type alphapo, "
                              "which drops the NLL term). The paper's values are beta 2.5 and simpo_gamma 1.375 (gamma/beta 0.55), "
                              "far from DPO's.",
-                             num(c.cpo_alpha), num(c.cpo_alpha)),
+                             warning_number(c.cpo_alpha), warning_number(c.cpo_alpha)),
       .evidence = {{"loss_type", "simpo"}, {"cpo_alpha", c.cpo_alpha}}};
 }
 
@@ -79,7 +78,7 @@ MonitorRule chosen_nll_rising_rule(int64_t total_steps) {
                                        "responses are becoming less likely, so the preference term is winning by pushing "
                                        "everything down rather than by preferring the chosen responses. Lower learning_rate, or "
                                        "give the NLL term more weight (cpo_alpha for CPO; a smaller beta for ORPO).",
-                                       s.back().step, num(recent), num(first)),
+                                       s.back().step, warning_number(recent), warning_number(first)),
                 .evidence = {{"first nll_loss", first}, {"recent nll_loss", recent}}};
           }};
 }

@@ -6,12 +6,6 @@
 
 namespace prefer::train {
 
-namespace {
-
-std::string num(double v) { return fmt::format("{:.4g}", v); }
-
-}  // namespace
-
 std::vector<TrainingWarning> preflight_checks(const PreflightInputs& in, const PreflightThresholds& t) {
   std::vector<TrainingWarning> out;
   auto add = [&](const char* id, std::string message, OrderedJson evidence) {
@@ -24,14 +18,14 @@ std::vector<TrainingWarning> preflight_checks(const PreflightInputs& in, const P
                     "reference model, and with little data it will mostly memorise it (training accuracy near "
                     "1, rejected log-probabilities collapsing). Use beta >= {} with fewer than {} {}, or "
                     "collect more data.",
-                    num(in.beta), in.num_pairs, in.unit, num(t.small_beta), t.few_pairs, in.unit),
+                    warning_number(in.beta), in.num_pairs, in.unit, warning_number(t.small_beta), t.few_pairs, in.unit),
         {{"beta", in.beta}, {"num_pairs", in.num_pairs}});
 
   if (in.learning_rate < t.min_learning_rate || in.learning_rate > t.max_learning_rate) {
     const bool low = in.learning_rate < t.min_learning_rate;
     add("learning_rate_out_of_range",
-        fmt::format("learning_rate is {}, {} the usual {} range [{}, {}]. {}", num(in.learning_rate),
-                    low ? "below" : "above", in.method, num(t.min_learning_rate), num(t.max_learning_rate),
+        fmt::format("learning_rate is {}, {} the usual {} range [{}, {}]. {}", warning_number(in.learning_rate),
+                    low ? "below" : "above", in.method, warning_number(t.min_learning_rate), warning_number(t.max_learning_rate),
                     !in.preference_checks
                         ? (low ? "The model may barely change within the run (the loss flat)."
                                : "Updates this large usually make the loss unstable within a few hundred steps.")
@@ -50,7 +44,7 @@ std::vector<TrainingWarning> preflight_checks(const PreflightInputs& in, const P
       add("prompt_length_share",
           fmt::format("max_prompt_length is {} of max_length {} ({}%). {} A split near half (TRL's defaults are "
                       "512 of 1024) suits most data; check the token lengths with prefer data validate.",
-                      in.max_prompt_length, in.max_length, num(100 * share),
+                      in.max_prompt_length, in.max_length, warning_number(100 * share),
                       share < t.min_prompt_share
                           ? "Prompts longer than that are cut from the left, so multi-turn context is lost."
                           : "Little room is left for the responses: long chosen and rejected responses are "

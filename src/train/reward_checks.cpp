@@ -6,10 +6,6 @@
 
 namespace prefer::train {
 
-namespace {
-std::string num(double v) { return fmt::format("{:.4g}", v); }
-}  // namespace
-
 double pearson(const std::vector<std::pair<double, double>>& xy) {
   const double n = static_cast<double>(xy.size());
   if (xy.size() < 2) return 0;
@@ -36,7 +32,7 @@ std::vector<MonitorRule> reward_monitor_rules(const RewardCheckOptions& o) {
                                                   "Check that chosen and rejected are not swapped for part of the data, that "
                                                   "the rows end where the text ends (prefer tokenize), and that learning_rate "
                                                   "is not far too small (TRL's default is 1e-4).",
-                                                  s.back().step, num(100 * acc)),
+                                                  s.back().step, warning_number(100 * acc)),
                            .evidence = {{"accuracy", acc}}};
   }});
   rules.push_back({MonitorRule::kEval | MonitorRule::kFinish, [](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -50,7 +46,7 @@ std::vector<MonitorRule> reward_monitor_rules(const RewardCheckOptions& o) {
                                                   "reward model fits its training pairs but does not generalise, and PPO "
                                                   "will exploit its mistakes. Train fewer epochs, use more or more varied "
                                                   "pairs, or a lower learning_rate.",
-                                                  ev.back().step, num(eval), num(train)),
+                                                  ev.back().step, warning_number(eval), warning_number(train)),
                            .evidence = {{"eval_accuracy", eval}, {"accuracy", train}}};
   }});
   if (!o.centring)
@@ -62,7 +58,7 @@ std::vector<MonitorRule> reward_monitor_rules(const RewardCheckOptions& o) {
                                                     "Bradley-Terry loss only sees differences, so the offset is arbitrary, "
                                                     "but it moves PPO's reward scale and its KL balance. Set "
                                                     "--center_rewards_coefficient 0.01 (Eisenstein et al. 2023).",
-                                                    s.back().step, num(s.back().value)),
+                                                    s.back().step, warning_number(s.back().value)),
                              .evidence = {{"mean_reward", s.back().value}}};
     }});
   if (o.length_pairs)
@@ -77,7 +73,7 @@ std::vector<MonitorRule> reward_monitor_rules(const RewardCheckOptions& o) {
                                                     "reward model has largely learned that longer is better, which PPO will "
                                                     "exploit by padding answers. Balance the lengths of chosen and rejected "
                                                     "in the data, or add pairs where the shorter answer wins.",
-                                                    num(r), xy.size(), o.length_set),
+                                                    warning_number(r), xy.size(), o.length_set),
                              .evidence = {{"correlation", r}, {"pairs", xy.size()}}};
     }});
   return rules;

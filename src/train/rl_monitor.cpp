@@ -7,7 +7,6 @@
 namespace prefer::train {
 
 namespace {
-std::string num(double v) { return fmt::format("{:.4g}", v); }
 
 using Check = std::function<std::optional<TrainingWarning>(const MetricHistory&, bool)>;
 
@@ -32,7 +31,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                                "{} away from the reference, past the bound of {}. A score that keeps rising this far from the "
                                "starting model is often the policy exploiting the reward model, not a better answer: read "
                                "completions.jsonl. {}, or stop at an earlier checkpoint.",
-                               kl.back().step, num(rise), num(now_kl), o.kl_unit, num(o.kl_bound), o.kl_advice),
+                               kl.back().step, warning_number(rise), warning_number(now_kl), o.kl_unit, warning_number(o.kl_bound), o.kl_advice),
                    {{o.score_key + " rise", rise}, {o.kl_key, now_kl}});
   });
   add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -46,7 +45,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                                "judge's score of the same responses fell by {}: the policy is learning what the reward model "
                                "rewards, not what the second judge prefers. Read completions.jsonl, raise kl_coef, or stop at an "
                                "earlier checkpoint; the reward model may need more or more varied pairs.",
-                               second.back().step, num(rise), num(-change)),
+                               second.back().step, warning_number(rise), warning_number(-change)),
                    {{o.score_key + " rise", rise}, {"objective/second_scores change", change}});
   });
   add([o](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -55,7 +54,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
     return warning("kl_blowup", kl.back().step,
                    fmt::format("At step {} the KL to the reference is {} {} (above {}): the policy is running away from the "
                                "model it started as. {}",
-                               kl.back().step, num(kl.back().value), o.kl_unit, num(o.kl_blowup),
+                               kl.back().step, warning_number(kl.back().value), o.kl_unit, warning_number(o.kl_blowup),
                                o.adaptive_kl ? "The adaptive controller is on: lower its target or its horizon so it reacts faster, or "
                                                "lower learning_rate."
                                              : o.kl_advice + ", or lower learning_rate."),
@@ -71,7 +70,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                                  "policy samples tokens the reference prefers, often through a temperature or sampling mismatch, and "
                                  "that the KL penalty is now paying the policy to move. Use --kl_estimator k3, which is never "
                                  "negative.",
-                                 kl.back().step, num(kl.back().value)),
+                                 kl.back().step, warning_number(kl.back().value)),
                      {{o.kl_key, kl.back().value}});
     });
   add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -83,7 +82,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                    fmt::format("At step {} responses are {} tokens long on average, against {} at the first log: the policy has "
                                "learned that short answers score better or avoid the KL penalty. Check the reward model for a "
                                "length bias, read completions.jsonl, and raise kl_coef.",
-                               len.back().step, num(now), num(first)),
+                               len.back().step, warning_number(now), warning_number(first)),
                    {{"completions/mean_length", now}, {"first completions/mean_length", first}});
   });
   add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -95,7 +94,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                    fmt::format("At step {} {}% of responses run to response_length without ending (at the first log: {}%): the "
                                "policy is getting longer, the classic reward-model length bias. Set missing_eos_penalty, check the "
                                "reward model's preference for length, raise kl_coef.",
-                               c.back().step, num(100 * now), num(100 * first)),
+                               c.back().step, warning_number(100 * now), warning_number(100 * first)),
                    {{"completions/clipped_ratio", now}, {"first completions/clipped_ratio", first}});
   });
   add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -108,14 +107,14 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                        fmt::format("At step {} only {}% of the word pairs (token bigrams) in a batch's responses are distinct, against "
                                    "{}% at the first log: the responses are collapsing onto a few phrasings. Raise kl_coef or the "
                                    "sampling temperature, or lower learning_rate.",
-                                   d.back().step, num(100 * now), num(100 * first)),
+                                   d.back().step, warning_number(100 * now), warning_number(100 * first)),
                        {{"completions/distinct_2", now}, {"first completions/distinct_2", first}});
     }
     if (dup.size() >= 2 && recent_mean(dup, k) > o.duplicate_ratio)
       return warning("mode_collapse", dup.back().step,
                      fmt::format("At step {} {}% of the responses are word for word the same as a response to another prompt: the "
                                  "policy answers everything alike. Raise kl_coef or lower learning_rate, and read completions.jsonl.",
-                                 dup.back().step, num(100 * recent_mean(dup, k))),
+                                 dup.back().step, warning_number(100 * recent_mean(dup, k))),
                      {{"completions/duplicate_ratio", recent_mean(dup, k)}});
     return std::nullopt;
   });
@@ -128,7 +127,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                    fmt::format("At step {} the value loss is {}, {}x its first values ({}): the value model is not keeping up with "
                                "the returns, so the advantages are noise. Lower learning_rate, lower cliprange_value, or whiten "
                                "the rewards (--whiten_rewards).",
-                               v.back().step, num(now), num(now / std::max(first, 1e-3)), num(first)),
+                               v.back().step, warning_number(now), warning_number(now / std::max(first, 1e-3)), warning_number(first)),
                    {{"loss/value_avg", now}, {"first loss/value_avg (mean of 3)", first}});
   });
   add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -140,7 +139,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                    fmt::format("At step {} the policy ratio is clipped on {}% of tokens (above {}%): each update moves the policy "
                                "further than PPO's trust region allows, so most of the gradient is thrown away. Lower "
                                "learning_rate, or use fewer num_ppo_epochs.",
-                               c.back().step, num(100 * now), num(100 * o.clipfrac_high)),
+                               c.back().step, warning_number(100 * now), warning_number(100 * o.clipfrac_high)),
                    {{"policy/clipfrac_avg", now}});
   });
   add([o](const MetricHistory& h, bool final_check) -> std::optional<TrainingWarning> {
@@ -170,7 +169,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                                "nothing (their advantages are all 0). The prompts are too easy or too hard for this model, or the "
                                "reward is broken (always the same number). Check the reward on a few completions.jsonl rows, use "
                                "harder or easier prompts, raise num_generations or the temperature.",
-                               z.back().step, num(100 * now)),
+                               z.back().step, warning_number(100 * now)),
                    {{"frac_reward_zero_std", now}});
   });
   add([o, k](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -182,7 +181,7 @@ std::vector<MonitorRule> rl_monitor_rules(const RlCheckOptions& o) {
                    fmt::format("At step {} {}% of the completions are word for word the same as another completion of the same "
                                "prompt: the policy has stopped exploring, and identical completions give the group no signal. Raise "
                                "the temperature, lower learning_rate, or set beta > 0 to hold the policy near the reference.",
-                               d.back().step, num(100 * now)),
+                               d.back().step, warning_number(100 * now)),
                    {{"completions/group_duplicate_ratio", now}});
   });
   return rules;

@@ -4,10 +4,6 @@
 
 namespace prefer::train {
 
-namespace {
-std::string num(double v) { return fmt::format("{:.4g}", v); }
-}  // namespace
-
 std::vector<MonitorRule> sft_monitor_rules(int64_t total_steps) {
   MonitorRule falling{MonitorRule::kTrain | MonitorRule::kFinish, [total_steps](const MetricHistory& h, bool final_check)
                       -> std::optional<TrainingWarning> {
@@ -22,7 +18,7 @@ std::vector<MonitorRule> sft_monitor_rules(int64_t total_steps) {
                                                   "learning_rate (TRL's SFT default is 2e-5; LoRA runs use about 1e-4), check "
                                                   "that the completions are what you mean to train on (prefer tokenize shows "
                                                   "the tokens), or train longer.",
-                                                  s.back().step, num(recent), num(first)),
+                                                  s.back().step, warning_number(recent), warning_number(first)),
                            .evidence = {{"first_loss", first}, {"recent_loss", recent}}};
   }};
   MonitorRule memorising{MonitorRule::kEval | MonitorRule::kFinish, [](const MetricHistory& h, bool) -> std::optional<TrainingWarning> {
@@ -38,7 +34,7 @@ std::vector<MonitorRule> sft_monitor_rules(int64_t total_steps) {
                                                   "training loss is {}: the model is memorising the training examples "
                                                   "rather than learning what generalises. Stop earlier (the checkpoint "
                                                   "nearest the best eval loss), train fewer epochs, or add data.",
-                                                  ev.back().step, num(eval), num(best), num(train)),
+                                                  ev.back().step, warning_number(eval), warning_number(best), warning_number(train)),
                            .evidence = {{"eval_loss", eval}, {"best_eval_loss", best}, {"loss", train}}};
   }};
   return {falling, memorising};
@@ -51,7 +47,7 @@ std::vector<TrainingWarning> sft_data_checks(const SftDataFacts& f) {
                    .message = fmt::format("{} of {} training examples ({}%) lost completion tokens to max_length. The model "
                                           "learns answers that stop mid-way and never sees their end (nor the EOS "
                                           "token). Raise max_length, or shorten those examples.",
-                                          f.truncated, f.examples, num(100.0 * static_cast<double>(f.truncated) / static_cast<double>(f.examples))),
+                                          f.truncated, f.examples, warning_number(100.0 * static_cast<double>(f.truncated) / static_cast<double>(f.examples))),
                    .evidence = {{"truncated", f.truncated}, {"examples", f.examples}}});
   if (f.conversational && !f.template_has_generation && !f.assistant_only_loss)
     out.push_back({.id = "sft_template_without_assistant_markers", .step = 0,

@@ -22,4 +22,7 @@ struct TrainingWarning {
   static TrainingWarning from_json(const Json& j, const ErrorContext& ctx);
 };
 
+// A number as the warnings' messages print it: four significant digits ("0.1235", "1.235e+04").
+std::string warning_number(double v);
+
 }  // namespace prefer::train

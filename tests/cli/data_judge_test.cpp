@@ -1,6 +1,7 @@
 // prefer data judge end to end against a scripted judge with known answers: the position-swap bookkeeping,
 // relabelling, dropping, the report's rates and the sample page.
 #include "cli/cli_run.h"
+#include "cli/run_files.h"
 #include "test_util.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -12,7 +13,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // "[first]" in the prompt: always A (position bias); "[tie]": C; otherwise the longer answer (C if equal).
-void write_judge(const fs::path& file) {
+void write_pairwise_judge(const fs::path& file) {
   test::write_bytes(file, R"(import readline from "node:readline";
 readline.createInterface({ input: process.stdin }).on("line", (l) => {
   const o = JSON.parse(l);
@@ -23,17 +24,11 @@ readline.createInterface({ input: process.stdin }).on("line", (l) => {
 )");
 }
 
-std::vector<Json> rows(const fs::path& file) {
-  std::vector<Json> out;
-  for (auto& r : read_jsonl_file(file)) out.push_back(r.value);
-  return out;
-}
-
 }  // namespace
 
 TEST(DataJudgeE2E, PositionSwapRelabelDropAndSample) {
   test::TempDir tmp;
-  write_judge(tmp / "judge.mjs");
+  write_pairwise_judge(tmp / "judge.mjs");
   // Row 1: chosen longer -> label confirmed. Row 2: chosen shorter -> the judge prefers rejected (both
   // orders). Row 3: [first] -> A twice: inconsistent. Row 4: [tie] -> C twice. Row 5 keeps its own columns.
   test::write_bytes(tmp / "pairs.jsonl",
@@ -47,7 +42,7 @@ TEST(DataJudgeE2E, PositionSwapRelabelDropAndSample) {
                            "' --no_judge_cache";
   auto r = test::run_prefer(base + " --output " + (tmp / "all.jsonl").string() + " --sample 5 --seed 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const std::vector<Json> all = rows(tmp / "all.jsonl");
+  const std::vector<Json> all = test::jsonl_values(tmp / "all.jsonl");
   ASSERT_EQ(all.size(), 5u);
   const char* expected[] = {"chosen", "rejected", "inconsistent", "tie", "chosen"};
   const char* ab[] = {"A", "B", "A", "C", "A"};
@@ -73,7 +68,7 @@ TEST(DataJudgeE2E, PositionSwapRelabelDropAndSample) {
 
   auto f = test::run_prefer(base + " --relabel --drop_inconsistent --output " + (tmp / "fixed.jsonl").string());
   ASSERT_EQ(f.exit_code, 0) << f.output;
-  const std::vector<Json> fixed = rows(tmp / "fixed.jsonl");
+  const std::vector<Json> fixed = test::jsonl_values(tmp / "fixed.jsonl");
   ASSERT_EQ(fixed.size(), 3u);
   EXPECT_EQ(fixed[1]["chosen"], "a much longer answer");
   EXPECT_EQ(fixed[1]["rejected"], "tiny");

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "cli/cli_run.h"
+#include "cli/run_files.h"
 #include "cli/serve_process.h"
 #include "test_util.h"
 #include "util/file.h"
@@ -15,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kModel = test::fixture("models/qwen2-tiny").string();
+const std::string kSynthModel = test::fixture("models/qwen2-tiny").string();
 const std::string kGood = "You are concise and careful.", kBad = "You ramble and guess.";
 
 void write_prompts(const fs::path& file, int n) {
@@ -24,12 +25,6 @@ void write_prompts(const fs::path& file, int n) {
     s += i % 3 == 1 ? R"({"messages": [{"role": "system", "content": "Own system."}, {"role": "user", "content": "Question )" + std::to_string(i) + "?\"}], \"answer\": \"a\"}\n"
                     : R"({"prompt": "Question )" + std::to_string(i) + R"(?", "answer": "a", "topic": "t)" + std::to_string(i % 2) + "\"}\n";
   test::write_bytes(file, s);
-}
-
-std::vector<Json> rows(const fs::path& file) {
-  std::vector<Json> out;
-  for (auto& r : read_jsonl_file(file)) out.push_back(r.value);
-  return out;
 }
 
 // A verifier with a known rule: each candidate's score is its JSON line's length in bytes (+1 for the
@@ -45,7 +40,7 @@ void write_verifier(const fs::path& file) {
 TEST(DataSynthE2E, ContrastPairsAreReproducibleValidAndKeepSystemPromptsOut) {
   test::TempDir tmp;
   write_prompts(tmp / "p.jsonl", 5);
-  const std::string args = "data synth --threads 1 --prompts " + (tmp / "p.jsonl").string() + " --model " + kModel + " --good_system '" +
+  const std::string args = "data synth --threads 1 --prompts " + (tmp / "p.jsonl").string() + " --model " + kSynthModel + " --good_system '" +
                            kGood + "' --bad_system '" + kBad + "' --max_new_tokens 6 --rejected_max_new_tokens 9 --batch_size 2 --seed 5";
   auto a = test::run_prefer(args + " --output " + (tmp / "a.jsonl").string());
   ASSERT_EQ(a.exit_code, 0) << a.output;
@@ -58,7 +53,7 @@ TEST(DataSynthE2E, ContrastPairsAreReproducibleValidAndKeepSystemPromptsOut) {
   const Json report = read_json_file(tmp / "a.jsonl.report.json");
   EXPECT_EQ(report["prompts"], 5);
   EXPECT_EQ(report["pairs"].get<int64_t>() + report["dropped"].value("identical", 0) + report["dropped"].value("empty_answer", 0), 5);
-  for (const Json& r : rows(tmp / "a.jsonl")) {
+  for (const Json& r : test::jsonl_values(tmp / "a.jsonl")) {
     // The fixture has a chat template: conversational rows, the prompt's own system message kept as it was.
     ASSERT_TRUE(r["prompt"].is_array()) << r.dump();
     EXPECT_EQ(r["chosen"][0]["role"], "assistant");
@@ -66,23 +61,23 @@ TEST(DataSynthE2E, ContrastPairsAreReproducibleValidAndKeepSystemPromptsOut) {
     EXPECT_EQ(r["meta"]["generator"], "qwen2-tiny");
     if (r["prompt"].size() == 2) EXPECT_EQ(r["prompt"][0]["content"], "Own system.");
   }
-  auto v = test::run_prefer("data validate --data " + (tmp / "a.jsonl").string() + " --model " + kModel + " --report");
+  auto v = test::run_prefer("data validate --data " + (tmp / "a.jsonl").string() + " --model " + kSynthModel + " --report");
   EXPECT_EQ(v.exit_code, 0) << v.output;
   EXPECT_NE(v.output.find("bias report"), std::string::npos) << v.output;
 
   // KTO rows: two per pair, desirable first.
   auto u = test::run_prefer(args + " --unpaired --output " + (tmp / "u.jsonl").string());
   ASSERT_EQ(u.exit_code, 0) << u.output;
-  const std::vector<Json> ur = rows(tmp / "u.jsonl");
-  ASSERT_EQ(ur.size(), 2 * rows(tmp / "a.jsonl").size());
+  const std::vector<Json> ur = test::jsonl_values(tmp / "u.jsonl");
+  ASSERT_EQ(ur.size(), 2 * test::jsonl_values(tmp / "a.jsonl").size());
   EXPECT_EQ(ur[0]["label"], true);
   EXPECT_EQ(ur[1]["label"], false);
-  EXPECT_EQ(ur[0]["completion"], rows(tmp / "a.jsonl")[0]["chosen"]);
+  EXPECT_EQ(ur[0]["completion"], test::jsonl_values(tmp / "a.jsonl")[0]["chosen"]);
 }
 
 TEST(DataSynthE2E, PreferServeAsGeneratorIsReproducible) {
   test::TempDir tmp;
-  test::ServeProcess server("--threads 1 --served_model_name gen --model " + kModel, tmp.path());
+  test::ServeProcess server("--threads 1 --served_model_name gen --model " + kSynthModel, tmp.path());
   ASSERT_GT(server.port(), 0) << server.log();
   write_prompts(tmp / "p.jsonl", 3);
   const std::string args = "data synth --prompts " + (tmp / "p.jsonl").string() + " --model http:" + server.base_url() +
@@ -95,11 +90,11 @@ TEST(DataSynthE2E, PreferServeAsGeneratorIsReproducible) {
   ASSERT_EQ(b.exit_code, 0) << b.output;
   EXPECT_EQ(read_file(tmp / "a.jsonl"), read_file(tmp / "b.jsonl"));
   EXPECT_EQ(read_file(tmp / "a.jsonl").find("ramble"), std::string::npos);
-  for (const Json& r : rows(tmp / "a.jsonl")) EXPECT_EQ(r["meta"]["generator"], "http:gen");
+  for (const Json& r : test::jsonl_values(tmp / "a.jsonl")) EXPECT_EQ(r["meta"]["generator"], "http:gen");
 
   // prefer serve as a single-answer judge: the tiny model never writes [[score]], so every candidate is
   // unscored and no pair is made (and the report says why).
-  auto j = test::run_prefer("data synth --prompts " + (tmp / "p.jsonl").string() + " --model " + kModel +
+  auto j = test::run_prefer("data synth --prompts " + (tmp / "p.jsonl").string() + " --model " + kSynthModel +
                             " --num_candidates 2 --max_new_tokens 3 --judge http:" + server.base_url() +
                             " --judge_model gen --judge_mode single --judge_retries 0 --no_judge_cache --output " + (tmp / "j.jsonl").string());
   ASSERT_EQ(j.exit_code, 0) << j.output;
@@ -118,7 +113,7 @@ TEST(DataSynthE2E, BestOfNKeepsTheVerifiersBestAndWorstAndResumes) {
   test::TempDir tmp;
   write_prompts(tmp / "p.jsonl", 6);
   write_verifier(tmp / "verify.sh");
-  const std::string args = "data synth --threads 1 --prompts " + (tmp / "p.jsonl").string() + " --model " + kModel +
+  const std::string args = "data synth --threads 1 --prompts " + (tmp / "p.jsonl").string() + " --model " + kSynthModel +
                            " --num_candidates 4 --temperature 1.0 --max_new_tokens 8 --batch_size 2 --seed 1 --verifier 'sh " +
                            (tmp / "verify.sh").string() + "'";
   ::setenv("LOG", (tmp / "seen.jsonl").c_str(), 1);
@@ -129,7 +124,7 @@ TEST(DataSynthE2E, BestOfNKeepsTheVerifiersBestAndWorstAndResumes) {
   // The expected pair of each prompt, from what the verifier saw (in prompt order): the longest line's
   // candidate as chosen, the shortest as rejected (the first on ties), no pair when all lengths are equal.
   std::vector<std::pair<std::string, std::vector<std::pair<size_t, std::string>>>> seen;
-  for (const Json& l : rows(tmp / "seen.jsonl")) {
+  for (const Json& l : test::jsonl_values(tmp / "seen.jsonl")) {
     EXPECT_EQ(l["answer"], "a") << "the prompt row's columns reach the verifier";
     const std::string prompt = l["prompt"].dump();
     if (seen.empty() || seen.back().first != prompt) seen.push_back({prompt, {}});
@@ -145,7 +140,7 @@ TEST(DataSynthE2E, BestOfNKeepsTheVerifiersBestAndWorstAndResumes) {
     }
     if (best->first != worst->first) expected.push_back({best->second, worst->second});
   }
-  const std::vector<Json> out = rows(tmp / "whole.jsonl");
+  const std::vector<Json> out = test::jsonl_values(tmp / "whole.jsonl");
   ASSERT_EQ(out.size(), expected.size());
   ASSERT_GT(out.size(), 0u);
   for (size_t i = 0; i < out.size(); ++i) {
@@ -176,7 +171,7 @@ TEST(DataSynthE2E, BuiltInVerifiersAndErrors) {
   // A hand-made generator is not needed: regex and exact_match read the answer column; with the tiny
   // model no candidate equals "a", so exact_match scores all 0 and makes no pair.
   write_prompts(tmp / "p.jsonl", 2);
-  const std::string base = "data synth --threads 1 --prompts " + (tmp / "p.jsonl").string() + " --model " + kModel + " --max_new_tokens 4";
+  const std::string base = "data synth --threads 1 --prompts " + (tmp / "p.jsonl").string() + " --model " + kSynthModel + " --max_new_tokens 4";
   auto em = test::run_prefer(base + " --num_candidates 3 --verifier exact_match --output " + (tmp / "em.jsonl").string());
   ASSERT_EQ(em.exit_code, 0) << em.output;
   EXPECT_EQ(read_json_file(tmp / "em.jsonl.report.json")["dropped"]["equal_scores"], 2);

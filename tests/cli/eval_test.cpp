@@ -18,7 +18,7 @@ std::string fixture_model(const char* name) { return test::fixture(std::string("
 // A scripted judge with known rules: a prompt holding "[tie]" gets C, one holding "[first]" gets A
 // whatever the order (position bias: inconsistent, so a tie), any other the longer answer in UTF-8
 // bytes (C when equal). Single grading: 1 + (the answer's UTF-8 bytes mod 10).
-void write_judge(const fs::path& file) {
+void write_eval_judge(const fs::path& file) {
   test::write_bytes(file, R"(import readline from "node:readline";
 readline.createInterface({ input: process.stdin }).on("line", (l) => {
   const o = JSON.parse(l);
@@ -34,7 +34,7 @@ readline.createInterface({ input: process.stdin }).on("line", (l) => {
 
 TEST(EvalE2E, ScriptedJudgeBookkeepingCacheAndSamples) {
   test::TempDir tmp;
-  write_judge(tmp / "judge.mjs");
+  write_eval_judge(tmp / "judge.mjs");
   test::write_bytes(tmp / "prompts.jsonl",
                     R"({"prompt": "Why is the sky blue? [tie]"})" "\n" R"({"prompt": "Name a fruit. [first]"})" "\n"
                     R"({"prompt": "Write <b>bold</b> & more"})" "\n" R"({"prompt": "Tell me about cats"})" "\n"
@@ -111,7 +111,7 @@ TEST(EvalE2E, ScriptedJudgeBookkeepingCacheAndSamples) {
 
 TEST(EvalE2E, SingleAnswerGradesBesideThePairwiseVerdicts) {
   test::TempDir tmp;
-  write_judge(tmp / "judge.mjs");
+  write_eval_judge(tmp / "judge.mjs");
   test::write_bytes(tmp / "prompts.jsonl", R"({"prompt": "Tell me about cats"})" "\n" R"({"prompt": "Count to three"})" "\n");
   auto r = test::run_prefer("eval --threads 1 --model " + fixture_model("llama-tiny") + " --reference " + fixture_model("qwen2-tiny") +
                             " --prompts " + (tmp / "prompts.jsonl").string() + " --judge 'cmd:node " + (tmp / "judge.mjs").string() +
@@ -269,7 +269,7 @@ TEST(EvalE2E, WinRateDuringTrainingKeepsTheBestModel) {
   // rate against the starting model, and final/ is the adapter of the evaluation with the highest one.
   test::TempDir tmp;
   test::write_prefs(tmp / "p.jsonl", 16);
-  write_judge(tmp / "judge.mjs");
+  write_eval_judge(tmp / "judge.mjs");
   test::write_bytes(tmp / "prompts.jsonl", R"({"prompt": "Tell me about cats"})" "\n" R"({"prompt": "Count to three"})" "\n"
                                            R"({"prompt": "What is 2 + 2?"})" "\n");
   auto r = test::run_prefer_env("PREFER_CACHE_DIR=" + (tmp / "cache").string() + " ",

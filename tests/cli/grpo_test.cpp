@@ -17,10 +17,10 @@ namespace prefer {
 namespace {
 namespace fs = std::filesystem;
 
-const std::string kModel = test::fixture("models/llama-tiny").string();
+const std::string kGrpoModel = test::fixture("models/llama-tiny").string();
 
 std::string base_args(const std::string& command, const test::TempDir& tmp) {
-  return command + " --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_command 'node " +
+  return command + " --model " + kGrpoModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_command 'node " +
          (tmp.path() / "reward.mjs").string() + "' --num_generations 4 --max_completion_length 8 --logging_steps 1";
 }
 

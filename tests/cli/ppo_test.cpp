@@ -19,13 +19,13 @@ namespace prefer {
 namespace {
 namespace fs = std::filesystem;
 
-const std::string kModel = test::fixture("models/llama-tiny").string();
+const std::string kPpoModel = test::fixture("models/llama-tiny").string();
 
 TEST(PpoE2E, ARewardCommandRaisesTheScoreWhileKlStaysBoundedAndALargeKlCoefHoldsThePolicy) {
   test::TempDir tmp;
   test::write_reward_script(tmp.path() / "reward.mjs");
   test::write_prompts(tmp.path() / "prompts.jsonl", 32);
-  const std::string base = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_command 'node " +
+  const std::string base = "ppo --model " + kPpoModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_command 'node " +
                            (tmp.path() / "reward.mjs").string() +
                            "' --per_device_train_batch_size 8 --gradient_accumulation_steps 2 --response_length 8 --max_steps 30 "
                            "--learning_rate 3e-3 --temperature 1.0";
@@ -60,7 +60,7 @@ TEST(PpoE2E, ARewardCommandRaisesTheScoreWhileKlStaysBoundedAndALargeKlCoefHolds
 TEST(PpoE2E, AKilledRunResumesToTheSameCurve) {
   test::TempDir tmp;
   test::write_prompts(tmp.path() / "prompts.jsonl", 20);
-  const std::string args = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " +
+  const std::string args = "ppo --model " + kPpoModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " +
                            test::fixture("models/llama-tiny-rm").string() +
                            " --use_peft --lora_target_modules all-linear --per_device_train_batch_size 4 --response_length 6 --max_steps 8 "
                            "--save_steps 3 --learning_rate 1e-3 --num_ppo_epochs 2 --second_reward_model " +
@@ -87,12 +87,12 @@ TEST(PpoE2E, AKilledRunResumesToTheSameCurve) {
 TEST(PpoE2E, OneSharedBaseComputesWhatSeparateCopiesCompute) {
   test::TempDir tmp;
   test::write_prefs(tmp.path() / "prefs.jsonl", 16);
-  auto rm = test::run_prefer("reward --model " + kModel + " --data " + (tmp.path() / "prefs.jsonl").string() +
+  auto rm = test::run_prefer("reward --model " + kPpoModel + " --data " + (tmp.path() / "prefs.jsonl").string() +
                              " --use_peft --lora_target_modules all-linear --max_steps 3 --per_device_train_batch_size 4 --learning_rate 1e-2 "
                              "--output_dir " + (tmp.path() / "rm").string());
   ASSERT_EQ(rm.exit_code, 0) << rm.output;
   test::write_prompts(tmp.path() / "prompts.jsonl", 8, /*chat=*/true);
-  const std::string args = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " +
+  const std::string args = "ppo --model " + kPpoModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " +
                            (tmp.path() / "rm" / "final").string() +
                            " --use_peft --lora_dropout 0 --per_device_train_batch_size 4 --response_length 6 --max_steps 3 --learning_rate 1e-2";
   auto shared = test::run_prefer(args + " --output_dir " + (tmp.path() / "shared").string());
@@ -121,7 +121,7 @@ TEST(PpoE2E, ARewardModelWithAnotherTemplateScoresWhatPreferScoreGives) {
   fs::remove(rm / "tokenizer_config.json");
   test::write_bytes(rm / "tokenizer_config.json", cfg.dump(1));
   test::write_prompts(tmp.path() / "prompts.jsonl", 8, /*chat=*/true);
-  auto r = test::run_prefer("ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " + rm.string() +
+  auto r = test::run_prefer("ppo --model " + kPpoModel + " --data " + (tmp.path() / "prompts.jsonl").string() + " --reward_model " + rm.string() +
                             " --per_device_train_batch_size 4 --response_length 6 --max_steps 2 --learning_rate 1e-4 --output_dir " +
                             (tmp.path() / "run").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -147,7 +147,7 @@ TEST(PpoE2E, ARewardModelWithAnotherTemplateScoresWhatPreferScoreGives) {
 TEST(PpoE2E, BadInputsAreClearErrorsAndLeaveNoFinalModel) {
   test::TempDir tmp;
   test::write_prompts(tmp.path() / "prompts.jsonl", 8);
-  const std::string base = "ppo --model " + kModel + " --data " + (tmp.path() / "prompts.jsonl").string() +
+  const std::string base = "ppo --model " + kPpoModel + " --data " + (tmp.path() / "prompts.jsonl").string() +
                            " --per_device_train_batch_size 4 --response_length 4 --max_steps 2";
   auto expect_error = [&](const std::string& extra, const std::string& words, const std::string& dir) {
     auto r = test::run_prefer(base + " " + extra + " --output_dir " + (tmp.path() / dir).string());
@@ -161,10 +161,10 @@ TEST(PpoE2E, BadInputsAreClearErrorsAndLeaveNoFinalModel) {
   expect_error("--reward_command 'sleep 30' --command_timeout 1", "sleep 30", "hang");
   expect_error("--reward_command 'yes nope | head -4'", "a reward score is a finite number", "words");
   expect_error("--reward_command 'yes 1 | head -3'", "yes 1 | head -3", "count");
-  expect_error("--reward_model " + kModel, "not a reward model", "causal");
+  expect_error("--reward_model " + kPpoModel, "not a reward model", "causal");
   expect_error("--reward_command 'yes 1 | head -4' --response_length 2047", "past the model's context", "long");
   test::write_bytes(tmp.path() / "bad.jsonl", "{\"prompt\": \"fine\"}\n{\"question\": 3}\n");
-  auto bad = test::run_prefer("ppo --model " + kModel + " --data " + (tmp.path() / "bad.jsonl").string() +
+  auto bad = test::run_prefer("ppo --model " + kPpoModel + " --data " + (tmp.path() / "bad.jsonl").string() +
                               " --reward_command 'cat' --output_dir " + (tmp.path() / "badline").string());
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("bad.jsonl:2"), std::string::npos) << bad.output;

@@ -16,15 +16,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path reference_dir() { return fs::path(PREFER_SOURCE_DIR) / "tools" / "reference"; }
-
 Json node_json(const std::string& script, const std::string& args, const fs::path& tmp) {
-  return test::run_node_json(reference_dir(), script, args, tmp);
+  return test::run_node_json(test::reference_dir(), script, args, tmp);
 }
 
 void require_node_packages() {
   for (const char* p : {"puppeteer-core", "pngjs"})
-    ASSERT_TRUE(fs::exists(reference_dir() / "node_modules" / p / "package.json")) << p << ": run scripts/setup.sh (npm ci in tools/reference)";
+    ASSERT_TRUE(fs::exists(test::reference_dir() / "node_modules" / p / "package.json")) << p << ": run scripts/setup.sh (npm ci in tools/reference)";
   ASSERT_TRUE(fs::exists("/usr/bin/chromium") || std::getenv("CHROMIUM")) << "Debian's chromium: run scripts/setup.sh";
 }
 

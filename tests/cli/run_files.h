@@ -1,5 +1,6 @@
 // Files of the training e2e tests: a small preference file with a planted rule (chosen short and sure,
-// rejected long and hedging), and a run's metrics.jsonl rows without the wall-clock column.
+// rejected long and hedging), a JSONL file's values, and a run's metrics.jsonl rows without the
+// wall-clock column.
 #pragma once
 
 #include <filesystem>
@@ -22,6 +23,13 @@ inline void write_prefs(const std::filesystem::path& file, int n) {
          "\n";
   }
   write_bytes(file, s);
+}
+
+// Every line of a JSONL file, parsed.
+inline std::vector<Json> jsonl_values(const std::filesystem::path& file) {
+  std::vector<Json> out;
+  for (auto& r : read_jsonl_file(file)) out.push_back(r.value);
+  return out;
 }
 
 inline std::vector<Json> metrics_rows(const std::filesystem::path& run) {

@@ -14,8 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path reference_dir() { return fs::path(PREFER_SOURCE_DIR) / "tools" / "reference"; }
-
 // `prefer generate`'s completion (greedy) for one input line.
 std::string generate_one(const test::TempDir& tmp, const std::string& line, int max_new_tokens) {
   test::write_bytes(tmp / "g.jsonl", line + "\n");
@@ -29,11 +27,11 @@ std::string generate_one(const test::TempDir& tmp, const std::string& line, int 
 }  // namespace
 
 TEST(ServeE2E, TheOpenAiClientWorksUnchangedAndGreedyEqualsGenerate) {
-  ASSERT_TRUE(fs::exists(reference_dir() / "node_modules" / "openai" / "package.json")) << "run scripts/setup.sh (npm packages in tools/reference)";
+  ASSERT_TRUE(fs::exists(test::reference_dir() / "node_modules" / "openai" / "package.json")) << "run scripts/setup.sh (npm packages in tools/reference)";
   test::TempDir tmp;
   test::ServeProcess server("--threads 1 --api_key sk-test --served_model_name tiny --model " + test::fixture("models/qwen2-tiny").string(), tmp.path());
   ASSERT_GT(server.port(), 0) << server.log();
-  std::string cmd = "cd '" + reference_dir().string() + "' && node openai_client.mjs " + server.base_url() + " sk-test > '" +
+  std::string cmd = "cd '" + test::reference_dir().string() + "' && node openai_client.mjs " + server.base_url() + " sk-test > '" +
                     (tmp / "out.json").string() + "' 2> '" + (tmp / "err.txt").string() + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(tmp / "err.txt") << server.log();
   Json out = parse_json(read_file(tmp / "out.json"));

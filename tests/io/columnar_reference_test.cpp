@@ -11,8 +11,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path reference_dir() { return fs::path(PREFER_SOURCE_DIR) / "tools" / "reference"; }
-
 // Equal as JSON values, numbers compared as doubles (JS has one number type; hyparquet leaves out
 // null list cells, which therefore count as null).
 bool same(const OrderedJson& ours, const OrderedJson& ref) {
@@ -38,10 +36,10 @@ bool same(const OrderedJson& ours, const OrderedJson& ref) {
 class ColumnarReference : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ASSERT_TRUE(fs::exists(reference_dir() / "node_modules" / "apache-arrow"))
+    ASSERT_TRUE(fs::exists(test::reference_dir() / "node_modules" / "apache-arrow"))
         << "the npm reference packages are missing: run scripts/setup.sh (needs Node.js and npm)";
     dir_ = new test::TempDir();
-    std::string cmd = "cd '" + reference_dir().string() + "' && node columnar.mjs '" + test::fixture("columnar/rows.json").string() + "' '" +
+    std::string cmd = "cd '" + test::reference_dir().string() + "' && node columnar.mjs '" + test::fixture("columnar/rows.json").string() + "' '" +
                       (dir_->path() / "out").string() + "'";
     std::string out;
     FILE* p = ::popen(cmd.c_str(), "r");

@@ -8,13 +8,12 @@
 #include "fd_check.h"
 #include "golden.h"
 #include "test_util.h"
+#include "double_tensors.h"
 
 namespace prefer::objectives {
 namespace {
 
 using test::expect_close;
-
-at::Tensor d(std::vector<double> v, int64_t cols) { return at::tensor(v, at::kDouble).reshape({-1, cols}); }
 
 // GAE by hand, γ = 0.9, λ = 0.5 (γλ = 0.45).
 // Row 0, 3 steps, r = (0, 0, 1), V = (0.5, 0.6, 0.7):

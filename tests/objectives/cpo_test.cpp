@@ -9,6 +9,7 @@
 #include "fd_check.h"
 #include "golden.h"
 #include "test_util.h"
+#include "double_tensors.h"
 
 namespace prefer::objectives {
 namespace {
@@ -17,12 +18,12 @@ using test::expect_close;
 using test::to_tensor;
 
 // Golden cases this implementation does not reproduce, with the reason. Empty: all 15 CPO cases run.
-const std::map<std::string, std::string> kUnsupported = {};
+const std::map<std::string, std::string> kCpoUnsupported = {};
 
 class CpoGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CpoGolden, MatchesTrl) {
-  if (auto it = kUnsupported.find(GetParam()); it != kUnsupported.end()) GTEST_SKIP() << it->second;
+  if (auto it = kCpoUnsupported.find(GetParam()); it != kCpoUnsupported.end()) GTEST_SKIP() << it->second;
   const Json& c = test::golden_case(GetParam());
   const Json& hp = c["hyperparameters"];
   const Json& out = c["outputs"];
@@ -51,8 +52,6 @@ INSTANTIATE_TEST_SUITE_P(Trl, CpoGolden, ::testing::ValuesIn(test::golden_ids("c
                          [](const auto& info) { return test::case_test_name(info.param); });
 
 TEST(CpoGoldenFixture, HasEveryCpoCase) { EXPECT_EQ(test::golden_ids("cpo").size(), 15u); }
-
-at::Tensor d(std::vector<double> v) { return at::tensor(v, at::kDouble); }
 
 // "alphapo" is "simpo" with cpo_alpha forced to 0 (TRL's shorthand): same loss, no NLL needed.
 TEST(Cpo, AlphapoIsSimpoWithoutNll) {

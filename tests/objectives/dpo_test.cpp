@@ -22,7 +22,7 @@ using test::to_tensor;
 // Golden cases this implementation does not reproduce, with the reason. Empty: all 69 DPO cases run.
 // (`dpo/v1.9.0/sigmoid+sft/...,use_weighting=True` is marked trl_raises: TRL v1.9.0 itself fails on it
 // because of an in-place multiply; the fixture gives the intended out-of-place values, which we match.)
-const std::map<std::string, std::string> kUnsupported = {};
+const std::map<std::string, std::string> kDpoUnsupported = {};
 
 TrlVersion version_of(const std::string& tag) { return parse_trl_version(tag); }
 
@@ -165,7 +165,7 @@ class DpoGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DpoGolden, MatchesTrl) {
   const Json& c = test::golden_case(GetParam());
-  if (auto it = kUnsupported.find(GetParam()); it != kUnsupported.end()) GTEST_SKIP() << it->second;
+  if (auto it = kDpoUnsupported.find(GetParam()); it != kDpoUnsupported.end()) GTEST_SKIP() << it->second;
   if (c["loss_type"] == "wpo_weights") {
     check_wpo_token_case(c);
     return;

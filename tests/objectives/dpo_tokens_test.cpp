@@ -8,15 +8,12 @@
 #include "fd_check.h"
 #include "golden.h"
 #include "test_util.h"
+#include "double_tensors.h"
 
 namespace prefer::objectives {
 namespace {
 
 using test::expect_close;
-
-at::Tensor d(std::vector<double> v, int64_t cols) {
-  return at::tensor(v, at::kDouble).reshape({-1, cols});
-}
 
 // Chosen has 2 completion tokens, rejected 4, so ℓp = 2: the rejected row counts its first two
 // completion tokens fully and its last two with ld_alpha = 0.25. The rejected row is left-padded (one

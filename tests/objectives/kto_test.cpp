@@ -9,6 +9,7 @@
 #include "fd_check.h"
 #include "golden.h"
 #include "test_util.h"
+#include "double_tensors.h"
 
 namespace prefer::objectives {
 namespace {
@@ -17,12 +18,12 @@ using test::expect_close;
 using test::to_tensor;
 
 // Golden cases this implementation does not reproduce, with the reason. Empty: all 8 KTO cases run.
-const std::map<std::string, std::string> kUnsupported = {};
+const std::map<std::string, std::string> kKtoUnsupported = {};
 
 class KtoGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KtoGolden, MatchesTrl) {
-  if (auto it = kUnsupported.find(GetParam()); it != kUnsupported.end()) GTEST_SKIP() << it->second;
+  if (auto it = kKtoUnsupported.find(GetParam()); it != kKtoUnsupported.end()) GTEST_SKIP() << it->second;
   const Json& c = test::golden_case(GetParam());
   const Json& hp = c["hyperparameters"];
   const Json& out = c["outputs"];
@@ -66,8 +67,6 @@ INSTANTIATE_TEST_SUITE_P(Trl, KtoGolden, ::testing::ValuesIn(test::golden_ids("k
                          [](const auto& info) { return test::case_test_name(info.param); });
 
 TEST(KtoGoldenFixture, HasEveryKtoCase) { EXPECT_EQ(test::golden_ids("kto").size(), 8u); }
-
-at::Tensor d(std::vector<double> v) { return at::tensor(v, at::kDouble); }
 
 // Policy = reference and a zero KL: every KTO loss is 1 − σ(0) = ½, weighted: mean of
 // [λ_D/2, λ_U/2, λ_U/2] with λ_D = 2, λ_U = 1 is (1 + ½ + ½)/3 = 2/3.

@@ -17,12 +17,12 @@ using test::expect_close;
 using test::to_tensor;
 
 // Golden cases this implementation does not reproduce, with the reason. Empty: all 3 ORPO cases run.
-const std::map<std::string, std::string> kUnsupported = {};
+const std::map<std::string, std::string> kOrpoUnsupported = {};
 
 class OrpoGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OrpoGolden, MatchesTrl) {
-  if (auto it = kUnsupported.find(GetParam()); it != kUnsupported.end()) GTEST_SKIP() << it->second;
+  if (auto it = kOrpoUnsupported.find(GetParam()); it != kOrpoUnsupported.end()) GTEST_SKIP() << it->second;
   const Json& c = test::golden_case(GetParam());
   const Json& out = c["outputs"];
   std::map<std::string, at::Tensor> x;

@@ -9,13 +9,12 @@
 #include "fd_check.h"
 #include "golden.h"
 #include "test_util.h"
+#include "double_tensors.h"
 
 namespace prefer::objectives {
 namespace {
 
 using test::expect_close;
-
-at::Tensor d(std::vector<double> v, int64_t cols) { return at::tensor(v, at::kDouble).reshape({-1, cols}); }
 
 // ---- policy and value losses ----------------------------------------------------------------------------
 

@@ -17,12 +17,12 @@ using test::expect_close;
 using test::to_tensor;
 
 // Golden cases this implementation does not reproduce, with the reason. Empty: all 4 reward cases run.
-const std::map<std::string, std::string> kUnsupported = {};
+const std::map<std::string, std::string> kRewardUnsupported = {};
 
 class RewardGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RewardGolden, MatchesTrl) {
-  if (auto it = kUnsupported.find(GetParam()); it != kUnsupported.end()) GTEST_SKIP() << it->second;
+  if (auto it = kRewardUnsupported.find(GetParam()); it != kRewardUnsupported.end()) GTEST_SKIP() << it->second;
   const Json& c = test::golden_case(GetParam());
   const Json& out = c["outputs"];
   std::map<std::string, at::Tensor> x;

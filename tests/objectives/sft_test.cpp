@@ -7,11 +7,10 @@
 
 #include "fd_check.h"
 #include "test_util.h"
+#include "double_tensors.h"
 
 namespace prefer::objectives {
 namespace {
-
-at::Tensor d(std::vector<double> v, int64_t cols) { return at::tensor(v, at::kDouble).reshape({-1, cols}); }
 
 // Two sequences, three trained tokens: −(−1 − 2 − 0.5) = 3.5 over 3 tokens. The masked position holds
 // −inf, which must not reach the sum or the gradient; d loss / d logp = −1/3 on trained tokens.

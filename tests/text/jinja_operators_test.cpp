@@ -5,12 +5,11 @@
 
 #include "text/jinja_error.h"
 #include "text/jinja_operators.h"
+#include "jinja_values.h"
 
 namespace prefer::text::jinja {
 namespace {
 
-Value S(const char* s) { return Value::string(s); }
-Value I(int64_t i) { return Value::integer(i); }
 Value F(double d) { return Value::number(d); }
 
 std::string bin(BinaryOp op, const Value& a, const Value& b) { return to_repr(binary_op(op, a, b)); }

@@ -3,12 +3,10 @@
 
 #include "text/jinja_error.h"
 #include "text/jinja_tests.h"
+#include "jinja_values.h"
 
 namespace prefer::text::jinja {
 namespace {
-
-Value S(const char* s) { return Value::string(s); }
-Value I(int64_t i) { return Value::integer(i); }
 
 bool is(const char* test, const Value& v, std::vector<Value> args = {}) {
   return apply_test(test, v, CallArgs{std::move(args), {}});

