@@ -1,9 +1,10 @@
-// What every command shares (command.h): the boolean option rule and the global options. In the
-// library, not in main.cpp, because the commands' own files call them.
+// What every command shares (command.h): the boolean option rule, the global options and the path of
+// the running executable. In the library, not in main.cpp, because the commands' own files call them.
 #include "cli/command.h"
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,13 @@ void apply_global_options(const GlobalOptions& g) {
     if (const char* lw = std::getenv("LOCAL_WORLD_SIZE"); lw != nullptr && std::atoi(lw) > 1)
       threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::atoi(lw));
   model::set_num_threads(threads);
+}
+
+std::string self_executable() {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error("cannot find the prefer executable (/proc/self/exe)");
+  return p.string();
 }
 
 }  // namespace prefer::cli

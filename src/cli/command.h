@@ -25,6 +25,10 @@ struct ExitCode {
 // 1/0, yes/no, True/False); anything else is an error naming the option.
 CLI::Option* add_bool_option(CLI::App* cmd, const std::string& name, bool& target, const std::string& help);
 
+// The running prefer executable's path (/proc/self/exe), for the commands that run prefer again (demo's
+// stages, sweep's trainers).
+std::string self_executable();
+
 // One per command file (cli/<command>.cpp).
 void add_demo_command(CLI::App& app, GlobalOptions& g);
 void add_inspect_command(CLI::App& app, GlobalOptions& g);

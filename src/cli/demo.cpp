@@ -71,13 +71,6 @@ std::string prompt_rows(int n, int offset) {
   return out;
 }
 
-std::string self_executable() {
-  std::error_code ec;
-  fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot find the prefer executable (/proc/self/exe)");
-  return p.string();
-}
-
 // Prints `prefer <args>` and runs it, its output going to ours.
 void run_stage(const std::string& args, std::ostream& out) {
   out << "   $ prefer " << args << "\n\n" << std::flush;

@@ -29,13 +29,6 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
-std::string self_executable() {
-  std::error_code ec;
-  fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot find the prefer executable to run the trainer (/proc/self/exe)");
-  return p.string();
-}
-
 // The value of `--name X` or `--name=X` in the trainer's arguments, if given.
 std::optional<std::string> arg_value(const std::vector<std::string>& args, const std::string& name) {
   for (size_t i = 0; i < args.size(); ++i) {
